@@ -1,0 +1,164 @@
+// One Docker engine connection: a dockerode client over a unix socket, TCP with mutual TLS, or a
+// stream supplied by someone else (the SSH layer's channel to a remote socket). Every request is
+// counted, every call gets a deadline, every failure becomes a catalogued error.
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import Dockerode from 'dockerode';
+import { ApiCallCounter, countApiCalls } from './api-calls.ts';
+import { dockerError } from './errors.ts';
+import { StreamAgent, type ConnectStream } from './stream-agent.ts';
+
+/** PEM strings, from a kubernetes.io/tls-style Secret (ca.crt, tls.crt, tls.key). */
+export interface TlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export type EngineConnection =
+  | { type: 'unix'; socketPath: string }
+  | { type: 'tcp'; host: string; port: number; tls: TlsMaterial }
+  | {
+      type: 'stream';
+      /** Opens a fresh duplex stream to the engine's socket; called once per HTTP connection. */
+      connectStream: ConnectStream;
+      /** What identifies this route (such as "ssh://user@host:22/var/run/docker.sock"); part of the reuse key. */
+      identity: string;
+    };
+
+/**
+ * Settles with `work`, or rejects as soon as `signal` fires. dockerode passes the signal on to the
+ * HTTP request, but a request still waiting for its connection (a stream hook that never answers)
+ * ignores it; this makes every call honour its deadline regardless.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** Changes whenever anything about the connection changes; TLS material enters only as a digest. */
+export function connectionKey(connection: EngineConnection): string {
+  switch (connection.type) {
+    case 'unix':
+      return sha256(`unix\0${connection.socketPath}`);
+    case 'tcp':
+      return sha256(`tcp\0${connection.host}\0${connection.port}\0${sha256(connection.tls.ca)}\0${sha256(connection.tls.cert)}\0${sha256(connection.tls.key)}`);
+    case 'stream':
+      return sha256(`stream\0${connection.identity}`);
+  }
+}
+
+/** Where the engine is, for messages and logs: never credentials. */
+export function describeConnection(connection: EngineConnection): string {
+  switch (connection.type) {
+    case 'unix':
+      return `unix://${connection.socketPath}`;
+    case 'tcp':
+      return `tcp://${connection.host.includes(':') ? `[${connection.host}]` : connection.host}:${connection.port}`;
+    case 'stream':
+      return connection.identity;
+  }
+}
+
+export interface EngineOptions {
+  /** Deadline for one ordinary API call (not streams). Default 30 s. */
+  callTimeoutMs?: number;
+  counter?: ApiCallCounter;
+}
+
+export class Engine {
+  readonly docker: Dockerode;
+  readonly calls: ApiCallCounter;
+  readonly description: string;
+  readonly key: string;
+  readonly callTimeoutMs: number;
+  private readonly agent: http.Agent;
+  private closed = false;
+
+  constructor(connection: EngineConnection, opts: EngineOptions = {}) {
+    this.description = describeConnection(connection);
+    this.key = connectionKey(connection);
+    this.calls = opts.counter ?? new ApiCallCounter();
+    this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
+    switch (connection.type) {
+      case 'unix':
+        this.agent = new http.Agent({ keepAlive: true });
+        this.docker = new Dockerode({ socketPath: connection.socketPath, agent: this.agent } as Dockerode.DockerOptions);
+        break;
+      case 'tcp':
+        this.agent = new https.Agent({
+          keepAlive: true,
+          ca: connection.tls.ca,
+          cert: connection.tls.cert,
+          key: connection.tls.key,
+          // The engine's certificate must name the address we dial (Node checks it by default).
+          ...(/^[0-9.]+$|:/.test(connection.host) ? {} : { servername: connection.host }),
+        });
+        this.docker = new Dockerode({ host: connection.host, port: connection.port, protocol: 'https', agent: this.agent } as Dockerode.DockerOptions);
+        break;
+      case 'stream':
+        this.agent = new StreamAgent(connection.connectStream);
+        // The host name is a placeholder: the agent supplies the connection, nothing is resolved.
+        this.docker = new Dockerode({ host: 'docker.invalid', port: 80, protocol: 'http', agent: this.agent } as Dockerode.DockerOptions);
+        break;
+    }
+    countApiCalls(this.docker, this.calls);
+  }
+
+  /** A signal that fires at the call deadline or when `signal` does. */
+  deadline(signal?: AbortSignal, timeoutMs = this.callTimeoutMs): AbortSignal {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  }
+
+  /** Runs one Docker call with a deadline; failures become catalogued errors naming `what`. */
+  async call<T>(what: string, fn: (abortSignal: AbortSignal) => Promise<T>, signal?: AbortSignal, timeoutMs?: number): Promise<T> {
+    if (this.closed) throw dockerError(Object.assign(new Error('engine connection closed'), { code: 'ERR_SOCKET_CLOSED' }), this.description, what);
+    const abortSignal = this.deadline(signal, timeoutMs);
+    try {
+      return await raceAbort(fn(abortSignal), abortSignal);
+    } catch (err) {
+      if (abortSignal.aborted && signal?.aborted) throw signal.reason ?? err;
+      throw dockerError(err, this.description, what);
+    }
+  }
+
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.call('ping', (abortSignal) => (this.docker as unknown as { ping(o: object): Promise<unknown> }).ping({ abortSignal }), signal);
+  }
+
+  /** Engine version facts for Host status. */
+  async version(signal?: AbortSignal): Promise<{ version: string; apiVersion: string; os: string; arch: string }> {
+    const v = await this.call('version', (abortSignal) => (this.docker as unknown as { version(o: object): Promise<Dockerode.DockerVersion> }).version({ abortSignal }), signal);
+    return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Drops idle connections and refuses further calls; streams in flight are destroyed. */
+  close(): void {
+    this.closed = true;
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,84 @@
+// Turning what dockerode throws into Outrigger's error catalog: a stable code, a message saying what
+// to fix, the original as cause. Messages name the engine and the object, never request bodies
+// (which may hold secret env values) and never TLS material.
+import { ErrorCodes, OutriggerError } from '../../controller/errors.ts';
+
+/** Docker-specific codes next to the shared catalog's. */
+export const DockerErrorCodes = {
+  ...ErrorCodes,
+  /** A fixed host port is already taken on the engine. */
+  PortInUse: 'PortInUse',
+  /** The engine answered, but the call took longer than allowed. */
+  Timeout: 'Timeout',
+} as const;
+
+interface DockerodeError extends Error {
+  statusCode?: number;
+  reason?: string;
+  json?: { message?: string } | Buffer | null;
+  code?: string;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EACCES',
+  'ENOTFOUND', 'EAI_AGAIN', 'ERR_SOCKET_CLOSED', 'ECONNABORTED',
+]);
+
+export function statusCodeOf(err: unknown): number | undefined {
+  return (err as DockerodeError | undefined)?.statusCode;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return statusCodeOf(err) === 404;
+}
+
+export function isConflict(err: unknown): boolean {
+  return statusCodeOf(err) === 409;
+}
+
+/** "Not modified": start of a running or stop of a stopped container. */
+export function isNotModified(err: unknown): boolean {
+  return statusCodeOf(err) === 304;
+}
+
+/** The engine's own message, without dockerode's "(HTTP code 404) no such container -" prefix. */
+export function engineMessage(err: unknown): string {
+  const e = err as DockerodeError | undefined;
+  const json = e?.json;
+  if (json && !Buffer.isBuffer(json) && typeof json.message === 'string') return json.message.trim();
+  return (e?.message ?? String(err)).replace(/^\(HTTP code \d+\)\s*[^-]*-\s*/, '').trim();
+}
+
+function isConnectionError(err: DockerodeError): boolean {
+  if (err.code && CONNECTION_CODES.has(err.code)) return true;
+  if (err.code?.startsWith('ERR_TLS') || err.code?.startsWith('ERR_SSL') || err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+      err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || err.code === 'SELF_SIGNED_CERT_IN_CHAIN' || err.code === 'CERT_HAS_EXPIRED') {
+    return true;
+  }
+  return /socket hang up|connect|certificate|handshake/i.test(err.message ?? '') && err.statusCode === undefined;
+}
+
+/**
+ * Wraps any error from a Docker call. `engine` describes where (never with credentials); `what`
+ * says which operation on which object ("create container outrigger-ns-ws-1234").
+ */
+export function dockerError(err: unknown, engine: string, what: string): OutriggerError {
+  if (err instanceof OutriggerError) return err;
+  const e = (err ?? {}) as DockerodeError;
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+    return new OutriggerError(DockerErrorCodes.Timeout, `${what} on ${engine}: the Docker engine did not answer in time`, { cause: err });
+  }
+  if (e.statusCode === undefined && isConnectionError(e)) {
+    const detail = e.code ? ` (${e.code})` : '';
+    return new OutriggerError(DockerErrorCodes.Unreachable, `cannot reach the Docker engine ${engine}${detail}: check that it runs and that the Host's connection settings are right`, { cause: err });
+  }
+  const message = engineMessage(err);
+  if (e.statusCode === 404 && /no such image|manifest unknown|pull access denied|not found: manifest/i.test(message)) {
+    return new OutriggerError(DockerErrorCodes.ImageNotFound, `${what} on ${engine}: ${message}`, { cause: err });
+  }
+  if (e.statusCode === 409) return new OutriggerError(DockerErrorCodes.Conflict, `${what} on ${engine}: ${message}`, { cause: err });
+  if (/port is already allocated|address already in use/i.test(message)) {
+    return new OutriggerError(DockerErrorCodes.PortInUse, `${what} on ${engine}: ${message}; choose another hostPort or leave it unset`, { cause: err });
+  }
+  return new OutriggerError(DockerErrorCodes.ExternalError, `${what} on ${engine}: ${message}`, { cause: err });
+}

@@ -1,0 +1,36 @@
+// Public surface of the Docker provider. The Workspace reconciler imports from here only.
+export { Engine, connectionKey, describeConnection, type EngineConnection, type EngineOptions, type TlsMaterial } from './engine.ts';
+export { EngineRegistry, type EngineRegistryOptions } from './registry.ts';
+export { EngineWatcher, type WatcherOptions } from './watcher.ts';
+export { ContainerCache, type ContainerChange, type ObservedContainer, type PublishedPort, type ContainerStateName } from './cache.ts';
+export {
+  WorkspaceContainers,
+  endpointsOf,
+  type Endpoint,
+  type Observation,
+  type WorkspaceObservation,
+  type WorkspaceTarget,
+  type WorkspaceContainersOptions,
+} from './containers.ts';
+export {
+  RUNTIME_DIR,
+  containerName,
+  homeVolumeName,
+  containerSpecHash,
+  containerDrift,
+  renderCreateOptions,
+  validateContainerSpec,
+  type ContainerSpec,
+  type PortSpec,
+  type PullPolicy,
+  type SecretEnvVar,
+} from './container-spec.ts';
+export { FILES_DIR, filesDigest, tmpfsPathOf, validateFilePath, type ContainerFile } from './files.ts';
+export { probeActivity, activityEpoch, type ActivityReport } from './activity.ts';
+export { execInContainer, type ExecOptions, type ExecResult } from './exec.ts';
+export { ApiCallCounter, operationOf, type ApiCallSnapshot } from './api-calls.ts';
+export { DockerErrorCodes, dockerError } from './errors.ts';
+export { Labels, DEFAULT_INSTANCE, ownerFromLabels, ownerKey, type Owner } from './labels.ts';
+export { canonicalJson, specHash } from './spec-hash.ts';
+export { StreamAgent, type ConnectStream } from './stream-agent.ts';
+export { hostEngineConnection } from './host.ts';
