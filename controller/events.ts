@@ -60,7 +60,7 @@ export class KubeEventRecorder implements EventRecorder {
       return;
     }
     const name = `${regarding.metadata.name}.${createHash('sha256').update(`${identity}|${now}`).digest('hex').slice(0, 16)}`;
-    await this.client.create({
+    const event: KubeObject & Record<string, unknown> = {
       metadata: { name, namespace },
       eventTime: microTime(now),
       reportingController: this.controllerName,
@@ -77,7 +77,8 @@ export class KubeEventRecorder implements EventRecorder {
         uid: regarding.metadata.uid,
         resourceVersion: regarding.metadata.resourceVersion,
       },
-    });
+    };
+    await this.client.create(event);
     if (this.series.size >= maxTracked) this.series.delete(this.series.keys().next().value as string);
     this.series.set(identity, { name, namespace, count: 1, firstSeen: now });
   }

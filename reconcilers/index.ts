@@ -1,17 +1,20 @@
 // Registers every kind's reconciler with a manager. Each reconciler lives in its own module and
-// reaches external systems only through the provider folders beside it (docker/, ssh/, nginx/).
+// reaches external systems only through the provider folders beside it (docker/, ssh/, nginx/),
+// sharing one Platform (informers for Hosts and Secrets, the SSH pool, the Docker engines).
 import type { Manager } from '../controller/index.ts';
+import { createPlatform, type Platform } from './platform.ts';
 
 export interface ReconcilerOptions {
   /** Only watch this namespace (default: all namespaces). */
   namespace?: string;
 }
 
-export type RegisterReconciler = (manager: Manager, opts: ReconcilerOptions) => void;
+export type RegisterReconciler = (platform: Platform) => void;
 
 const registrations: Array<{ kind: string; register: RegisterReconciler }> = [];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {
-  for (const { register } of registrations) register(manager, opts);
+  const platform = createPlatform(manager, opts);
+  for (const { register } of registrations) register(platform);
   return registrations.map((r) => r.kind);
 }

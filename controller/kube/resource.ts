@@ -22,14 +22,12 @@ export interface ObjectMeta {
   deletionTimestamp?: string | Date;
   creationTimestamp?: string | Date;
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
-  [key: string]: unknown;
 }
 
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta;
-  [key: string]: unknown;
 }
 
 export interface ObjectList<T> {

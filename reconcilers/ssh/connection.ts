@@ -180,6 +180,19 @@ export class SshConnection {
     return channel;
   }
 
+  /** Opens a stream to a unix socket on the host (e.g. its Docker engine), over this connection. */
+  async openUnixStream(socketPath: string, opts: OperationOptions = {}): Promise<ClientChannel> {
+    const what = `stream to ${socketPath} via ${this.address}`;
+    const d = deadline(opts, this.settings.defaultTimeoutMs);
+    const client = await this.ready(d);
+    const opened = new Promise<ClientChannel>((resolve, reject) => {
+      client.openssh_forwardOutStreamLocal(socketPath, (err, stream) => (err ? reject(this.channelError(err, what)) : resolve(stream)));
+    });
+    const channel = await raceDeadline(d, what, opened);
+    this.count('forwardsOpened');
+    return channel;
+  }
+
   private count(what: keyof SshCounters, n = 1): void {
     this.counters[what] += n;
     this.totals[what] += n;
