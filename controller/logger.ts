@@ -9,7 +9,7 @@ export const redactedPaths = [
   'password', '*.password', '*.*.password',
   'token', '*.token', '*.*.token',
   'privateKey', '*.privateKey', '*.*.privateKey',
-  'key', '*.key',
+  'tls.key', '*.tls.key', 'passphrase', '*.passphrase',
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
   'secret', '*.secret', '*.*.secret',
 ];

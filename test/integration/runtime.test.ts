@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Manager, ResourceClient, KubeRest, silentLogger, type KubeObject } from '../../controller/index.ts';
+import { KubeEventRecorder, Manager, ResourceClient, KubeRest, silentLogger, type KubeObject } from '../../controller/index.ts';
 import { controlPlaneSkipReason, createTestNamespace, useControlPlane, type ControlPlane } from '../fixtures/controlplane.ts';
 import { waitFor, waitForCondition } from '../fixtures/wait.ts';
 import { addWidgetController, installWidgetCrd, widgetRef, type ReconcileRecord, type Widget } from './programs/widget.ts';
 
 const managerProgram = fileURLToPath(new URL('./programs/widget-manager.ts', import.meta.url));
+const outriggerCli = fileURLToPath(new URL('../../bin/outrigger.ts', import.meta.url));
 
 function widget(namespace: string, name: string, size = 1): Widget {
   return { metadata: { name, namespace }, spec: { size } };
@@ -64,6 +65,45 @@ describe('controller runtime on a real kube-apiserver', { skip: controlPlaneSkip
       await manager.stop();
       widgets.rest.close();
       await ns.delete();
+    }
+  });
+
+  it('records events.k8s.io events and folds repeats into a series', async () => {
+    const ns = await createTestNamespace(cp.kubeConfig, 'events');
+    const rest = new KubeRest(cp.kubeConfig);
+    const widgets = new ResourceClient<Widget>(rest, widgetRef);
+    const events = new ResourceClient<KubeObject & { reason?: string; note?: string; series?: { count: number }; regarding?: { uid?: string } }>(rest, { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true });
+    try {
+      const w = await widgets.create(widget(ns.name, 'noisy'));
+      const recorder = new KubeEventRecorder(rest, { controllerName: 'outrigger.dev/test', logger: silentLogger });
+      for (let i = 0; i < 3; i++) recorder.event(w, 'Warning', 'Unreachable', 'engine did not answer');
+      recorder.event(w, 'Normal', 'Created', 'made it');
+      await recorder.flush();
+      const list = (await events.list(ns.name)).items;
+      assert.equal(list.length, 2, 'three identical events become one Event with a series, plus the different one');
+      const repeated = list.find((e) => e.reason === 'Unreachable');
+      assert.equal(repeated?.series?.count, 3);
+      assert.equal(repeated?.regarding?.uid, w.metadata.uid);
+    } finally {
+      rest.close();
+      await ns.delete();
+    }
+  });
+
+  it('the controller process shuts down cleanly on SIGTERM, well within 30 s', async () => {
+    const child = spawn(process.execPath, [outriggerCli, 'controller', '--kubeconfig', cp.kubeconfigPath, '--http-bind-address', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d) => { output += String(d); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => output.includes('controller started'), { description: 'the controller to start', timeoutMs: 30_000 });
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+      assert.equal(code, 0, `exit code after SIGTERM; output:\n${output.slice(-2000)}`);
+      process.stdout.write(`# controller exit after SIGTERM: ${Date.now() - signalled} ms\n`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   });
 
