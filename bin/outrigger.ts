@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The outrigger command line: `outrigger controller` runs the controller against the cluster in the
-// current kubeconfig (or in-cluster config inside a Pod).
+// current kubeconfig (or in-cluster config inside a Pod); `outrigger webhook` runs the admission
+// webhook server.
 import { parseArgs } from 'node:util';
 import { runControllerProcess } from '../controller/main.ts';
 import { registerReconcilers } from '../reconcilers/index.ts';
@@ -14,6 +15,20 @@ commands:
                --leader-elect             take part in leader election (default: off)
                --leader-election-namespace NS  where the Lease lives (default: $POD_NAMESPACE or default)
                --http-bind-address H:P    /healthz, /readyz and /metrics (default 0.0.0.0:8080)
+               --log-level LEVEL          debug, info, warn, error (default info)
+  webhook      run the validating and defaulting admission webhook over TLS
+               --kubeconfig PATH          kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+               --bind-address H:P         TLS admission endpoint (default 0.0.0.0:9443)
+               --http-bind-address H:P    /healthz, /readyz and /metrics (default 0.0.0.0:8080)
+               --cert-mode MODE           self-managed (default: a CA and certificate kept in a Secret,
+                                          rotated, caBundle injected) or files (cert-manager's Secret)
+               --cert-dir DIR             files: directory holding tls.crt and tls.key
+               --namespace NS             self-managed: where the Secret lives (default: $POD_NAMESPACE)
+               --cert-secret NAME         self-managed: the Secret's name (default outrigger-webhook-tls)
+               --service-name NAME        self-managed: the webhook's Service (its DNS names)
+               --tls-san NAME             self-managed: another DNS name or IP address (repeatable)
+               --validating-webhook-configuration NAME  keep its caBundle current (repeatable)
+               --mutating-webhook-configuration NAME    keep its caBundle current (repeatable)
                --log-level LEVEL          debug, info, warn, error (default info)
 `;
 
@@ -40,6 +55,50 @@ switch (command) {
       httpBindAddress: values['http-bind-address'],
       logLevel: values['log-level'],
     }, registerReconcilers);
+    break;
+  }
+  case 'webhook': {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        kubeconfig: { type: 'string' },
+        'bind-address': { type: 'string', default: '0.0.0.0:9443' },
+        'http-bind-address': { type: 'string', default: '0.0.0.0:8080' },
+        'cert-mode': { type: 'string', default: 'self-managed' },
+        'cert-dir': { type: 'string' },
+        namespace: { type: 'string' },
+        'cert-secret': { type: 'string', default: 'outrigger-webhook-tls' },
+        'service-name': { type: 'string' },
+        'tls-san': { type: 'string', multiple: true, default: [] },
+        'validating-webhook-configuration': { type: 'string', multiple: true, default: [] },
+        'mutating-webhook-configuration': { type: 'string', multiple: true, default: [] },
+        'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+      },
+      strict: true,
+    });
+    const certMode = values['cert-mode'];
+    if (certMode !== 'self-managed' && certMode !== 'files') {
+      process.stderr.write(`--cert-mode must be self-managed or files, got "${certMode}"\n`);
+      process.exit(2);
+    }
+    const { runWebhookProcess } = await import('../webhooks/main.ts');
+    await runWebhookProcess({
+      kubeconfig: values.kubeconfig,
+      bindAddress: values['bind-address'],
+      httpBindAddress: values['http-bind-address'],
+      logLevel: values['log-level'],
+      certMode,
+      certDir: values['cert-dir'],
+      namespace: values.namespace,
+      certSecret: values['cert-secret'],
+      serviceName: values['service-name'],
+      tlsSans: values['tls-san'].flatMap((v) => v.split(',')).filter(Boolean),
+      validatingConfigurations: values['validating-webhook-configuration'],
+      mutatingConfigurations: values['mutating-webhook-configuration'],
+    }).catch((err: unknown) => {
+      process.stderr.write(`outrigger webhook: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
     break;
   }
   case undefined:

@@ -1,0 +1,2 @@
+-- ProxmoxCluster: Healthy once the controller reached its API with the token (Ready True).
+return outrigger_health(obj, {})
