@@ -14,6 +14,7 @@ commands:
                --namespace NS             only reconcile objects in NS (default: all)
                --leader-elect             take part in leader election (default: off)
                --leader-election-namespace NS  where the Lease lives (default: $POD_NAMESPACE or default)
+               --leader-election-id NAME  the Lease's name (default outrigger-controller)
                --http-bind-address H:P    /healthz, /readyz and /metrics (default 0.0.0.0:8080)
                --log-level LEVEL          debug, info, warn, error (default info)
   webhook      run the validating and defaulting admission webhook over TLS
@@ -42,6 +43,7 @@ switch (command) {
         namespace: { type: 'string' },
         'leader-elect': { type: 'boolean', default: false },
         'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string', default: 'outrigger-controller' },
         'http-bind-address': { type: 'string', default: '0.0.0.0:8080' },
         'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
       },
@@ -52,6 +54,7 @@ switch (command) {
       namespace: values.namespace,
       leaderElect: values['leader-elect'],
       leaderElectionNamespace: values['leader-election-namespace'],
+      leaderElectionId: values['leader-election-id'],
       httpBindAddress: values['http-bind-address'],
       logLevel: values['log-level'],
     }, registerReconcilers);

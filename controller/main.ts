@@ -11,6 +11,7 @@ export interface ControllerProcessOptions {
   namespace?: string;
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
+  leaderElectionId?: string;
   httpBindAddress?: string;
   logLevel?: string;
 }
@@ -41,7 +42,7 @@ export async function runControllerProcess(opts: ControllerProcessOptions, regis
     defaultMetrics: true,
     httpAddress: parseBindAddress(opts.httpBindAddress ?? '0.0.0.0:8080'),
     leaderElection: opts.leaderElect
-      ? { namespace: opts.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: 'outrigger-controller' }
+      ? { namespace: opts.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: opts.leaderElectionId ?? 'outrigger-controller' }
       : false,
   });
   const kinds = register(manager, { namespace: opts.namespace });
