@@ -8,7 +8,7 @@
 // arguments and credentials. The webhook is installed with `webhook.url` pointing at the process.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, realpathSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -278,7 +278,13 @@ describe('the Helm chart on kube-apiserver', { skip: controlPlaneSkipReason() },
     // The next chart version: a new field in Host's schema and a new printer column.
     const next = join(dir, 'chart-next');
     cpSync(CHART, next, { recursive: true, dereference: true });
-    const crdPath = join(next, 'files', 'crds', 'hosts.outrigger.dev.yaml');
+    // cpSync can keep a nested directory link as a link; editing through it would change the
+    // repository's own CRDs. Replace it with a real copy before editing.
+    const copiedCrds = join(next, 'files', 'crds');
+    rmSync(copiedCrds, { recursive: true, force: true });
+    cpSync(realpathSync(join(CHART, 'files', 'crds')), copiedCrds, { recursive: true });
+    assert.ok(!lstatSync(copiedCrds).isSymbolicLink(), 'the copied chart must not link back to the repository');
+    const crdPath = join(copiedCrds, 'hosts.outrigger.dev.yaml');
     const crd = parse(readFileSync(crdPath, 'utf8'));
     const version = crd.spec.versions[0];
     version.schema.openAPIV3Schema.properties.spec.properties.location = { description: 'Where the machine stands (added in the next version).', type: 'string', maxLength: 64 };
