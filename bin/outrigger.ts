@@ -5,10 +5,19 @@
 import { parseArgs } from 'node:util';
 import { runControllerProcess } from '../controller/main.ts';
 import { registerReconcilers } from '../reconcilers/index.ts';
+import { runStandalone } from './standalone.ts';
 
 const usage = `usage: outrigger <command> [flags]
 
 commands:
+  start        standalone unless --cluster or --kubeconfig is given: the embedded API (state in
+               ./.outrigger) and the controller in one process; prints how to use kubectl with it
+               --state-dir DIR            where the embedded API keeps its state (default ./.outrigger)
+               --port N                   the embedded API's HTTPS port (default 6443)
+               --cluster                  run against the cluster in the current kubeconfig instead
+               --kubeconfig PATH          run against the cluster in this kubeconfig instead
+               --http-bind-address H:P    /healthz, /readyz and /metrics (default 127.0.0.1:8080)
+               --log-level LEVEL          debug, info, warn, error (default info)
   controller   run the controller against a Kubernetes API
                --kubeconfig PATH          kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
                --namespace NS             only reconcile objects in NS (default: all)
@@ -35,6 +44,31 @@ commands:
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
+  case 'start': {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        'state-dir': { type: 'string' },
+        port: { type: 'string' },
+        cluster: { type: 'boolean', default: process.env.OUTRIGGER_CLUSTER === '1' },
+        kubeconfig: { type: 'string' },
+        'http-bind-address': { type: 'string', default: '127.0.0.1:8080' },
+        'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+      },
+      strict: true,
+    });
+    if (values.cluster || values.kubeconfig) {
+      await runControllerProcess({ kubeconfig: values.kubeconfig, httpBindAddress: values['http-bind-address'], logLevel: values['log-level'] }, registerReconcilers);
+      break;
+    }
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+      process.stderr.write(`--port must be a whole number from 0 to 65535, got "${values.port}"\n`);
+      process.exit(2);
+    }
+    await runStandalone({ stateDir: values['state-dir'], port, httpBindAddress: values['http-bind-address'], logLevel: values['log-level'] });
+    break;
+  }
   case 'controller': {
     const { values } = parseArgs({
       args: rest,

@@ -14,6 +14,8 @@ export interface ControllerProcessOptions {
   leaderElectionId?: string;
   httpBindAddress?: string;
   logLevel?: string;
+  /** Runs after the manager stopped, before the process exits (e.g. to close an embedded API). */
+  afterStop?: () => Promise<void>;
 }
 
 /** The reconcilers to run; given by the caller so controller/ never imports reconcilers/. */
@@ -56,13 +58,13 @@ export async function runControllerProcess(opts: ControllerProcessOptions, regis
       process.exit(1);
     }, 30_000);
     hardStop.unref();
-    void manager.stop().then(() => { logger.flush(); process.exit(0); });
+    void manager.stop().then(() => opts.afterStop?.()).then(() => { logger.flush(); process.exit(0); });
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   manager.on('leadershipLost', () => {
     logger.error('lost leadership; exiting so the process restarts as a candidate');
-    void manager.stop().then(() => process.exit(1));
+    void manager.stop().then(() => opts.afterStop?.()).then(() => process.exit(1));
   });
   try {
     await manager.start();
