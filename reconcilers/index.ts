@@ -3,6 +3,8 @@
 // sharing one Platform (informers for Hosts and Secrets, the SSH pool, the Docker engines).
 import type { Manager } from '../controller/index.ts';
 import { createPlatform, type Platform } from './platform.ts';
+import { hostRegistration } from './host/index.ts';
+import { proxyRouteRegistration } from './proxyroute/index.ts';
 
 export interface ReconcilerOptions {
   /** Only watch this namespace (default: all namespaces). */
@@ -11,7 +13,10 @@ export interface ReconcilerOptions {
 
 export type RegisterReconciler = (platform: Platform) => void;
 
-const registrations: Array<{ kind: string; register: RegisterReconciler }> = [];
+const registrations: Array<{ kind: string; register: RegisterReconciler }> = [
+  hostRegistration,
+  proxyRouteRegistration,
+];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {
   const platform = createPlatform(manager, opts);

@@ -1,0 +1,241 @@
+// The ProxyRoute reconcile, in named steps:
+//   load -> deleting? remove from the host, then drop the finalizer
+//        -> validate the spec again (zod schema + Secret references stay in the namespace)
+//        -> ensure the finalizer -> resolve references (Secrets, Workspace ports)
+//        -> validate the rendered input (every value, TLS pair) -> find the Host and its applier
+//        -> host-level failure gate -> ensure (queues a batched apply; never waits for the host)
+//        -> write status from the outcome (only when it changed).
+// The apply itself finishes later; the applier's onSettled enqueues the route again, so this stays
+// level-based: every reconcile starts from the object and the applier's last result.
+//
+// Why not reconcileManaged (common/managed.ts): here observe and create are one queued call whose
+// result arrives through onSettled, a quarantined route is a normal outcome rather than an error,
+// and host failures are gated per host rather than retried per route.
+import {
+  addFinalizer, objectKeyString, errorCode, errorMessage, hasFinalizer, isDeleting, isNotFound, isTerminal, KubeApiError, removeFinalizer, realClock,
+  updateStatus, ErrorCodes, OutriggerError, TerminalError,
+  type Clock, type EventRecorder, type Informer, type ObjectKey, type ReconcileContext, type Reconciler, type ResourceClient, type Result,
+} from '../../controller/index.ts';
+import { describeFieldErrors, proxyRouteKind, validateSpec, type Host, type ProxyRoute, type ProxyRouteSpec, type ProxyRouteStatus, type Workspace } from '../../crds/index.ts';
+import { outriggerFinalizer } from '../common/kinds.ts';
+import type { SecretReader } from '../common/secrets.ts';
+import { resolveHost } from '../hosts.ts';
+import { checkTlsPair, routeInputFromSpec, validateRouteInput, validateSpecReferences, type NginxRouteInput } from '../nginx/index.ts';
+import type { HostNginx, HostNginxRegistry } from './host-nginx.ts';
+import { hostOfRoute } from './references.ts';
+import { isMissingReference, resolveReferences } from './resolve.ts';
+import { routeStatus, type RouteOutcome } from './status.ts';
+
+/** How long a new route may wait for its first apply before it reports Applying. */
+const NEW_ROUTE_STATUS_DELAY_MS = 5_000;
+
+export interface ProxyRouteReconcilerDeps {
+  client: ResourceClient<ProxyRoute>;
+  /** The ProxyRoute informer: reconciles read from its cache (without it, a GET each time). */
+  cache?: Informer<ProxyRoute>;
+  hosts: Informer<Host>;
+  workspaces: Informer<Workspace>;
+  secrets: SecretReader;
+  registry: HostNginxRegistry;
+  events: EventRecorder;
+  /** A quarantined version is tried again after this long (must match the applier's). */
+  quarantineRetryMs: number;
+  clock?: Clock;
+}
+
+export class ProxyRouteReconciler implements Reconciler {
+  private readonly deps: ProxyRouteReconcilerDeps;
+  private readonly clock: Clock;
+
+  constructor(deps: ProxyRouteReconcilerDeps) {
+    this.deps = deps;
+    this.clock = deps.clock ?? realClock;
+  }
+
+  async reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<Result> {
+    const loaded = await this.load(req, ctx);
+    if (!loaded) return {};
+    if (isDeleting(loaded)) return this.finalize(loaded, ctx);
+    let route = loaded;
+    try {
+      const spec = this.validateSpec(route);
+      route = { ...route, spec };
+      if (!hasFinalizer(route, outriggerFinalizer)) route = { ...(await addFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal)), spec };
+
+      const namespace = route.metadata.namespace ?? 'default';
+      const resolution = resolveReferences(namespace, spec, { secrets: this.deps.secrets, workspaces: this.deps.workspaces });
+      if (!resolution.ok) {
+        // A Workspace watch brings the route back when it changes.
+        await this.write(route, { kind: 'waiting', reason: resolution.reason, message: resolution.message }, ctx);
+        return {};
+      }
+      const input = routeInputFromSpec(namespace, route.metadata.name ?? '', spec, resolution.resolved);
+      this.validateInput(input);
+
+      const nginx = this.hostNginx(route, spec);
+      const gate = nginx.gate();
+      const previous = nginx.lastResult(namespace, route.metadata.name ?? '');
+      if (gate) {
+        await this.write(route, { kind: 'hostFailure', code: gate.code, message: gate.message, ...(previous ? { result: previous } : {}) }, ctx);
+        return { requeueAfterMs: Math.max(gate.retryAt - this.clock.now(), 0) + 50 };
+      }
+
+      const obs = nginx.ensure(input);
+      if (obs.pending && !obs.result && !route.status?.conditions?.length) {
+        // A brand-new route: its first status comes with the apply's result (onSettled brings it
+        // back), which saves a status write per route in a burst of creations. If the apply takes
+        // longer than this, Applying is written then.
+        return { requeueAfterMs: NEW_ROUTE_STATUS_DELAY_MS };
+      }
+      let outcome: RouteOutcome;
+      if (obs.pending || !obs.result) {
+        // While a failed host is being retried, its failure stays visible instead of flapping to Applying.
+        const failed = obs.result?.state === 'Failed' ? obs.result : undefined;
+        outcome = failed
+          ? { kind: 'hostFailure', code: failed.errorCode ?? 'NginxApplyFailed', message: nginx.failure?.message ?? failed.message ?? 'the apply failed', result: failed }
+          : { kind: 'applying', ...(obs.result ? { result: obs.result } : {}) };
+      } else {
+        outcome = { kind: 'settled', result: obs.result, desiredHash: obs.desiredHash, upstreams: resolution.upstreams, tls: Boolean(spec.tls), ...(obs.certificate ? { certificate: obs.certificate } : {}) };
+      }
+      await this.write(route, outcome, ctx);
+      if (outcome.kind === 'settled' && outcome.result.state === 'Quarantined') return { requeueAfterMs: this.deps.quarantineRetryMs + 1_000 };
+      return {};
+    } catch (err) {
+      throw await this.reportFailure(route, err, ctx);
+    }
+  }
+
+  // ---- steps ------------------------------------------------------------------------------------
+
+  /**
+   * From the informer's cache, as controller-runtime's cached client does: no GET per reconcile. A
+   * stale copy costs at most a refused write (the resourceVersion guards it) and a retry.
+   */
+  private async load(req: ObjectKey, ctx: ReconcileContext): Promise<ProxyRoute | undefined> {
+    if (this.deps.cache) return this.deps.cache.get(objectKeyString(req));
+    try {
+      return await this.deps.client.get(req, ctx.signal);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The schema again (an object may have been written around the CRD) plus the namespace rule for references. */
+  private validateSpec(route: ProxyRoute): ProxyRouteSpec {
+    const namespace = route.metadata.namespace ?? 'default';
+    const parsed = validateSpec(proxyRouteKind, route.spec);
+    const errors = [...(parsed.ok ? [] : parsed.errors), ...validateSpecReferences(route.spec, namespace)];
+    if (!parsed.ok || errors.length > 0) {
+      throw new TerminalError(ErrorCodes.InvalidSpec, describeFieldErrors(errors), { field: errors[0]?.path });
+    }
+    return parsed.value as ProxyRouteSpec;
+  }
+
+  /** Every value that will reach a file, after references were resolved; nothing is queued on failure. */
+  private validateInput(input: NginxRouteInput): void {
+    const errors = validateRouteInput(input);
+    if (errors.length > 0) throw new TerminalError(ErrorCodes.InvalidSpec, describeFieldErrors(errors), { field: errors[0]!.path });
+    if (input.tls) checkTlsPair(input.tls, input.serverNames, new Date(this.clock.now()));
+  }
+
+  private hostNginx(route: ProxyRoute, spec: ProxyRouteSpec): HostNginx {
+    const namespace = route.metadata.namespace ?? 'default';
+    const hostKey = `${namespace}/${spec.hostRef.name}`;
+    let host: Host;
+    try {
+      host = resolveHost(this.deps.hosts, namespace, spec.hostRef.name, 'spec.hostRef');
+    } catch (err) {
+      this.deps.registry.drop(hostKey);
+      throw err;
+    }
+    if (!host.spec.nginx || !host.spec.ssh) {
+      throw new TerminalError(ErrorCodes.InvalidSpec, `spec.hostRef: Host "${spec.hostRef.name}" has no spec.nginx and spec.ssh; ProxyRoutes need a Host whose nginx Outrigger reaches over SSH`, { field: 'spec.hostRef' });
+    }
+    try {
+      return this.deps.registry.forHost(host);
+    } catch (err) {
+      if (errorCode(err) !== ErrorCodes.InvalidSpec) throw err;
+      throw new TerminalError(ErrorCodes.InvalidSpec, `spec.hostRef: Host "${spec.hostRef.name}" has unusable nginx settings: ${errorMessage(err)}`, { field: 'spec.hostRef', cause: err });
+    }
+  }
+
+  private async finalize(route: ProxyRoute, ctx: ReconcileContext): Promise<Result> {
+    if (!hasFinalizer(route, outriggerFinalizer)) return {};
+    const namespace = route.metadata.namespace ?? 'default';
+    const name = route.metadata.name ?? '';
+    const hostName = hostOfRoute(route);
+    const host = hostName ? this.deps.hosts.get(`${namespace}/${hostName}`) : undefined;
+    let nginx: HostNginx | undefined;
+    try {
+      nginx = host?.spec.nginx && host.spec.ssh ? this.deps.registry.forHost(host) : undefined;
+    } catch {
+      nginx = undefined; // settings nginx never accepted: nothing can have been applied with them
+    }
+    if (!nginx) {
+      this.deps.events.event(route, 'Warning', 'HostGone', `Host "${hostName ?? ''}" no longer exists or runs no nginx managed by Outrigger; nothing to remove`);
+      await removeFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal);
+      return {};
+    }
+    const gate = nginx.gate();
+    if (gate) {
+      const previous = nginx.lastResult(namespace, name);
+      await this.write(route, { kind: 'hostFailure', code: gate.code, message: `cannot remove the route yet: ${gate.message}`, ...(previous ? { result: previous } : {}) }, ctx).catch(() => {});
+      return { requeueAfterMs: Math.max(gate.retryAt - this.clock.now(), 0) + 50 };
+    }
+    const { removed } = nginx.ensureRemoved(namespace, name);
+    if (!removed) return {}; // the applier's onSettled brings us back
+    this.deps.events.event(route, 'Normal', 'Removed', `Removed the route's configuration from Host ${hostName} and reloaded nginx`);
+    await removeFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal);
+    return {};
+  }
+
+  // ---- status and events ------------------------------------------------------------------------
+
+  private async write(route: ProxyRoute, outcome: RouteOutcome, ctx: ReconcileContext): Promise<void> {
+    const host = `${route.metadata.namespace}/${hostOfRoute(route) ?? ''}`;
+    const next = routeStatus(route.status, outcome, { host, generation: route.metadata.generation, now: new Date(this.clock.now()) });
+    // A host-level failure concerns every route on the host: the Host's own events and conditions
+    // tell it once, instead of one Warning per route.
+    if (outcome.kind !== 'hostFailure') this.announce(route, route.status, next);
+    const ready = next.conditions?.find((c) => c.type === 'Ready');
+    ctx.log.debug({ route: `${route.metadata.namespace}/${route.metadata.name}`, outcome: outcome.kind, ready: ready?.status, reason: ready?.reason, message: ready?.message }, 'route status');
+    await updateStatus(this.deps.client, route, next, ctx.signal);
+  }
+
+  /** Events on transitions only: a new configuration live, or Ready turning False for a new reason. */
+  private announce(route: ProxyRoute, before: ProxyRouteStatus | undefined, after: ProxyRouteStatus): void {
+    const was = before?.conditions?.find((c) => c.type === 'Ready');
+    const now = after.conditions?.find((c) => c.type === 'Ready');
+    if (!now) return;
+    if (now.status === 'True') {
+      // An event marks a changed configuration going live. A route's first apply is in its status
+      // already, and a recovery after a host outage is the Host's news: a burst of new routes or a
+      // host coming back does not cost an event write per route.
+      if (before?.appliedConfigHash !== undefined && before.appliedConfigHash !== after.appliedConfigHash) {
+        this.deps.events.event(route, 'Normal', 'Applied', `${now.message ?? 'Served by nginx'}; configuration ${after.appliedConfigHash ?? ''}`.trim());
+      }
+      return;
+    }
+    const progressing = ['Applying', 'WorkspaceNotFound', 'WorkspaceNotReady', 'WorkspaceEndpointMissing'].includes(now.reason ?? '');
+    if (progressing || (was?.status === now.status && was.reason === now.reason)) return;
+    this.deps.events.event(route, 'Warning', now.reason ?? 'NotReady', now.message ?? 'The route is not ready');
+  }
+
+  /** Records what stopped the reconcile in status (never API errors) and returns the error to throw. */
+  private async reportFailure(route: ProxyRoute, caught: unknown, ctx: ReconcileContext): Promise<unknown> {
+    if (caught instanceof KubeApiError || ctx.signal.aborted) return caught;
+    const err = errorCode(caught) === ErrorCodes.InvalidSpec && !isTerminal(caught)
+      ? new TerminalError(ErrorCodes.InvalidSpec, errorMessage(caught), { cause: caught })
+      : caught;
+    const code = String(errorCode(err));
+    const outcome: RouteOutcome = { kind: 'failed', code, message: errorMessage(err), terminal: isTerminal(err) };
+    try {
+      await this.write(route, outcome, ctx);
+    } catch (statusErr) {
+      ctx.log.debug({ err: errorMessage(statusErr) }, 'could not record the failure in status');
+    }
+    if (!isTerminal(err) && !isMissingReference(err) && !(err instanceof OutriggerError)) ctx.log.warn({ err: errorMessage(err) }, 'reconcile failed');
+    return err;
+  }
+}
