@@ -16,7 +16,7 @@
 // only reads it on reload, which happens after a passing test, so the running server never sees it.
 import { posix } from 'node:path';
 import { OutriggerError, errorCode, errorMessage } from '../../controller/errors.ts';
-import type { SshConnection } from '../ssh/index.ts';
+import { assertRemotePath, type SshConnection } from '../ssh/index.ts';
 import { isolateFailures, type TestOutcome } from './isolate.ts';
 import { nginxMessage, routesNamed, severeLogLines, warningsFor } from './messages.ts';
 import { renderIndex, renderResolver, sha256, type RenderedFile, type RenderedFileKind, type RenderedRoute } from './render.ts';
@@ -226,8 +226,14 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
     // Record ownership before writing, so a crash mid-apply leaves nothing we would not collect.
     state.owned = [...new Set([...state.owned, ...toWrite.map((f) => f.path)])];
     await conn.files.writeFileAtomic(statePath(dir), serializeState(state), { mode: 0o600, ...op });
-    const dirs = [...new Set(toWrite.map((f) => posix.dirname(f.path)))];
-    await pooled(dirs, 16, (d) => conn.files.mkdirp(d, { mode: 0o755, ...op }));
+    // Directories holding a file we listed exist already; the rest are made in one command
+    // rather than a round trip each (they are our own generated paths under configDir).
+    const existing = new Set([...onDisk.keys()].map((f) => posix.dirname(f)));
+    const missingDirs = [...new Set(toWrite.map((f) => posix.dirname(f.path)))].filter((d) => !existing.has(d)).sort();
+    for (const d of missingDirs) assertRemotePath(d);
+    for (let i = 0; i < missingDirs.length; i += 500) {
+      await conn.run(['mkdir', '-p', '-m', '0755', '--', ...missingDirs.slice(i, i + 500)], { timeoutMs: 60_000, ...op });
+    }
     for (const kind of ['key', 'certificate', 'htpasswd', 'http', 'server'] as const) {
       const batch = toWrite.filter((f) => f.kind === kind);
       await pooled(batch, 32, (f) => conn.files.writeFileAtomic(f.path, f.content, { ...modeFor(f.kind, ctx.workerGid), ...op }));
