@@ -63,7 +63,11 @@ describe('npm start: standalone with no cluster', { skip }, () => {
       .map((o) => {
         if (o.kind === 'Host') o.spec.docker.unix.path = dockerSocket();
         // No registry is reachable here: the quickstart runs the locally built image.
-        if (o.kind === 'Workspace') o.spec.runtime.docker.image = image;
+        if (o.kind === 'Workspace') {
+          o.spec.runtime.docker.image = image;
+          // The local image has no git; keep the example's bootstrap step, minus its git line.
+          o.spec.bootstrap.script = o.spec.bootstrap.script.split('\n').filter((l: string) => !l.startsWith('git ')).join('\n');
+        }
         return o;
       });
     const manifest = join(dir, 'quickstart.yaml');
