@@ -40,6 +40,9 @@ commands:
                --validating-webhook-configuration NAME  keep its caBundle current (repeatable)
                --mutating-webhook-configuration NAME    keep its caBundle current (repeatable)
                --log-level LEVEL          debug, info, warn, error (default info)
+  workspaces-from-csv  turn a CSV of users into Workspace manifests for kubectl apply
+               --file users.csv --host HOST --image IMAGE [--class NAME] [--namespace NS]
+               (outrigger workspaces-from-csv --help for the columns and every flag)
 `;
 
 const [command, ...rest] = process.argv.slice(2);
@@ -136,6 +139,11 @@ switch (command) {
       process.stderr.write(`outrigger webhook: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     });
+    break;
+  }
+  case 'workspaces-from-csv': {
+    const { runWorkspacesFromCsv } = await import('../cli/workspaces-from-csv.ts');
+    process.exitCode = runWorkspacesFromCsv(rest);
     break;
   }
   case undefined:

@@ -5,6 +5,7 @@ import type { Manager } from '../controller/index.ts';
 import { createPlatform, type Platform } from './platform.ts';
 import { hostRegistration } from './host/index.ts';
 import { proxyRouteRegistration } from './proxyroute/index.ts';
+import { workspaceRegistration } from './workspace/index.ts';
 
 export interface ReconcilerOptions {
   /** Only watch this namespace (default: all namespaces). */
@@ -16,6 +17,7 @@ export type RegisterReconciler = (platform: Platform) => void;
 const registrations: Array<{ kind: string; register: RegisterReconciler }> = [
   hostRegistration,
   proxyRouteRegistration,
+  workspaceRegistration,
 ];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {
