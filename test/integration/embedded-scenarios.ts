@@ -50,7 +50,9 @@ export function normalize(value: unknown, ns: string): unknown {
     if (Array.isArray(v)) {
       const items = v.map((x) => walk(x));
       if (key === 'causes') return [...items].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-      if (key === 'managedFields') {
+      // Both servers order managed fields by the second of their time, then by manager: which of
+      // two entries comes first depends on whether a second boundary fell between the writes.
+      if (key === 'managedFields' || key === 'managers') {
         return [...items].sort((a, b) => {
           const k = (m: unknown) => JSON.stringify([(m as Record<string, unknown>).operation, (m as Record<string, unknown>).manager, (m as Record<string, unknown>).subresource ?? '']);
           return k(a) < k(b) ? -1 : 1;
