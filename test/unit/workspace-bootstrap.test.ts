@@ -19,6 +19,8 @@ const localExec: Exec = (cmd, opts) =>
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.once('error', reject);
+    // A command that exits before reading all of stdin closes the pipe: the exit code tells the story.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') reject(err); });
     child.once('close', (code) => resolve({ exitCode: code ?? -1, stdout, stderr, truncated: false }));
     child.stdin.end(opts.stdin ?? '');
   });
