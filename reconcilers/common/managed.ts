@@ -6,7 +6,7 @@
 // idempotent, and delete of something already gone is success.
 import type { z } from 'zod';
 import {
-  addFinalizer, errorCode, errorConditions, errorMessage, hasFinalizer, isDeleting, isNotFound, isTerminal,
+  addFinalizer, errorCode, errorConditions, errorMessage, hasFinalizer, isConflict, isDeleting, isNotFound, isTerminal,
   progressingConditions, readyConditions, removeFinalizer, setConditions, stalledConditions, TerminalError, ErrorCodes,
   updateStatus, realClock,
   type Clock, type Condition, type ConditionInput, type EventRecorder, type KubeObject, type ObjectKey, type ReconcileContext, type ResourceClient, type Result,
@@ -59,6 +59,11 @@ export interface ManagedKind<T extends ManagedObject, F> {
   deletionPolicy(obj: T): 'Delete' | 'Orphan';
   finalizer?: string;
   clock?: Clock;
+  /**
+   * Reads the object from a cache (the kind's informer) instead of a GET per reconcile; undefined
+   * means not found. A stale read costs at most a conflict on the next write, which is retried.
+   */
+  read?(key: ObjectKey): T | undefined;
 }
 
 /** Renders a zod error as "spec.a.b: message; spec.c: message". */
@@ -70,11 +75,17 @@ export async function reconcileManaged<T extends ManagedObject, F>(kind: Managed
   const finalizer = kind.finalizer ?? outriggerFinalizer;
   const clock = kind.clock ?? realClock;
   let obj: T;
-  try {
-    obj = await kind.client.get(req, ctx.signal);
-  } catch (err) {
-    if (isNotFound(err)) return {};
-    throw err;
+  if (kind.read) {
+    const cached = kind.read(req);
+    if (!cached) return {};
+    obj = cached;
+  } else {
+    try {
+      obj = await kind.client.get(req, ctx.signal);
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw err;
+    }
   }
 
   if (isDeleting(obj)) return finalize(kind, obj, finalizer, ctx);
@@ -105,7 +116,9 @@ export async function reconcileManaged<T extends ManagedObject, F>(kind: Managed
     await writeStatus(kind, obj, { ...kind.statusFields?.(obj, observation) }, [...base, ...(kind.extraConditions?.(obj, observation) ?? [])], clock, ctx.signal);
     return { requeueAfterMs: kind.pollIntervalMs(obj, ready) };
   } catch (err) {
-    await reportFailure(kind, obj, err, clock, ctx);
+    // A conflict means our copy was stale (a cached read, a concurrent writer): retry on fresh
+    // data, without a failure in status or a Warning event for what is routine.
+    if (!isConflict(err)) await reportFailure(kind, obj, err, clock, ctx);
     throw err;
   }
 }
