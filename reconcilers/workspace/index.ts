@@ -1,7 +1,7 @@
 // Registers the Workspace controller with a manager: the Workspace informer, the reconciler, and
 // what else makes a Workspace worth another look: its Secrets and Host changing, and its
 // container changing on the engine (the engine watcher's events, within moments).
-import { generationChanged, keyOf, parseObjectKey, type Controller, type KubeObject } from '../../controller/index.ts';
+import { generationChanged, keyOf, objectKeyString, parseObjectKey, type Controller, type KubeObject } from '../../controller/index.ts';
 import type { Host } from '../../crds/index.ts';
 import { workspaceRef } from '../common/kinds.ts';
 import type { SecretObject } from '../common/secrets.ts';
@@ -53,7 +53,8 @@ export function registerWorkspaceReconciler(platform: Platform, opts: WorkspaceC
       if (reconciler.noteContainerChange(change) && informer.get(change.key)) controller?.enqueue(parseObjectKey(change.key));
     },
   });
-  const reconciler = new WorkspaceReconciler(platform, watchers, opts);
+  // Reads come from the informer: no GET per reconcile (the write after a stale read conflicts and is retried).
+  const reconciler = new WorkspaceReconciler(platform, watchers, { ...opts, read: (key) => informer.get(objectKeyString(key)) });
 
   const hostGenerations = new Map<string, number | undefined>();
   controller = manager.addController<WorkspaceObject>({

@@ -35,6 +35,7 @@ import {
   type WorkspaceTarget,
 } from '../docker/index.ts';
 import { runBootstrap } from './bootstrap.ts';
+import { createWorkspaceContainer } from './create.ts';
 import type { EngineBundle, EngineWatchers } from './engines.ts';
 import {
   activeAgo,
@@ -61,6 +62,8 @@ export interface WorkspaceObject extends ManagedObject<WorkspaceSpec> {
 }
 
 export interface WorkspaceReconcilerOptions {
+  /** Read Workspaces from this cache (the controller's informer) instead of a GET per reconcile. */
+  read?: (key: ObjectKey) => WorkspaceObject | undefined;
   /** Poll of a workspace in its resting state (events and the engine list catch drift sooner). */
   pollReadyMs?: number;
   /** Poll while something is under way (starting, waiting for a bootstrap to be possible). */
@@ -118,6 +121,7 @@ export class WorkspaceReconciler implements Reconciler {
         return Math.min(planned ?? Infinity, ready ? this.pollReadyMs : this.pollBusyMs);
       },
       deletionPolicy: (obj) => obj.spec.deletionPolicy ?? 'Delete',
+      ...(opts.read ? { read: opts.read } : {}),
     };
   }
 
@@ -283,10 +287,9 @@ class WorkspaceSession implements ExternalClient<WorkspaceObject, WorkspaceFacts
   }
 
   async create(obj: WorkspaceObject, signal: AbortSignal): Promise<void> {
-    // Image checked first (nothing half-made), labelled home, adoption of a container made before a crash.
     // Registered first: the engine's events arrive while the calls are still under way.
     this.expectEchoes('*', this.desiredRunning ? ['create', 'start'] : ['create']);
-    const c = await this.unlessFailed(() => this.containers.create(this.target(), signal));
+    const c = await this.unlessFailed(() => createWorkspaceContainer(this.containers, this.target(), this.in.now, signal));
     await this.bootstrapIfPending(obj, c, signal);
   }
 
@@ -312,7 +315,11 @@ class WorkspaceSession implements ExternalClient<WorkspaceObject, WorkspaceFacts
       this.expectEchoes('*', this.desiredRunning ? ['create', 'start'] : ['create']);
     } else if (this.desiredRunning && before.state !== 'running') this.expectEchoes(before.id, ['start']);
     else if (!this.desiredRunning && before.state === 'running') this.expectEchoes(before.id, ['die', 'stop']);
-    const c = await this.unlessFailed(() => this.containers.update(this.target(), seen, signal));
+    const c = await this.unlessFailed(async () => {
+      if (before) return this.containers.update(this.target(), seen, signal);
+      for (const id of seen?.duplicates ?? []) await this.containers.removeContainer(id, signal);
+      return createWorkspaceContainer(this.containers, this.target(), this.in.now, signal);
+    });
     if (c && before && c.id === before.id && before.state === 'running' && !this.desiredRunning) {
       // The stop returned: the container is stopped, whatever the cache heard so far.
       this.rememberStopped(c);
