@@ -5,7 +5,8 @@
 // stopped by hand is put back; deletion follows the deletion policy; a missing image or an
 // unreachable engine gives Ready=False with a reason and bounded retries; an idle workspace stops,
 // stays stopped and wakes on the annotation; bootstrap runs once per home; Proxmox says it is not
-// implemented. (workspace-process.test.ts runs the controller as a process: SIGKILL and log greps.)
+// implemented; the CSV command's manifests are accepted by the API server and the class label
+// selects a whole class. (workspace-process.test.ts runs the controller as a process: SIGKILL and log greps.)
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { hostRef, secretRef, workspaceRef } from '../../reconcilers/common/kinds
 import { createPlatform } from '../../reconcilers/platform.ts';
 import { homeVolumeName, Labels } from '../../reconcilers/docker/index.ts';
 import { registerWorkspaceReconciler, WAKE_ANNOTATION, type WorkspaceController } from '../../reconcilers/workspace/index.ts';
+import { runWorkspacesFromCsv } from '../../cli/workspaces-from-csv.ts';
 import { controlPlaneSkipReason, createTestNamespace, useControlPlane, type ControlPlane, type TestNamespace } from '../fixtures/controlplane.ts';
 import { dockerSkipReason, setUpDockerTest, type DockerTestEnv } from '../fixtures/docker.ts';
 import { waitFor, waitForCondition } from '../fixtures/wait.ts';
@@ -205,7 +207,7 @@ describe('Workspace reconciler on Docker', { skip }, () => {
     assert.equal((await execOut(again.Id, ['cat', '/home/alice/notes.txt'])).trim(), 'keep-me');
   });
 
-  it('a container removed by hand comes back with its home; one stopped by hand is started again', async () => {
+  it('a container removed by hand comes back with its home; one stopped by hand is started again; one changed by hand is re-created', async () => {
     const uid = (await get('alice')).metadata.uid!;
     const original = await onlyContainer(uid);
     await env.docker.getContainer(original.Id).remove({ force: true });
@@ -217,6 +219,12 @@ describe('Workspace reconciler on Docker', { skip }, () => {
     await runningContainer(uid, 'the stopped container to run again');
     const ws = await ready('alice');
     assert.equal(ws.status.docker.containerId, replacement);
+
+    // `docker update` raises the memory limit behind Outrigger's back: the spec's limit comes back.
+    await env.docker.getContainer(replacement).update({ Memory: 512 * 1024 * 1024, MemorySwap: -1 });
+    const recreated = await runningContainer(uid, 'a container with the spec\'s limits again', replacement);
+    assert.equal((await env.docker.getContainer(recreated).inspect()).HostConfig.Memory, 320 * 1024 * 1024);
+    assert.equal((await execOut(recreated, ['cat', '/home/alice/notes.txt'])).trim(), 'keep-me');
   });
 
   it('bootstrap runs once per home, reported as a condition and an event', async () => {
@@ -366,6 +374,35 @@ describe('Workspace reconciler on Docker', { skip }, () => {
     assert.equal(left.length, 1);
     assert.equal(left[0]!.State, 'running', 'Orphan leaves the container running');
     assert.equal(await volumeExists(homeVolumeName({ kind: 'Workspace', namespace: ns.name, name: 'keeper', uid: keeperUid })), true);
+  });
+
+  it('workspaces-from-csv writes manifests the API server accepts, and the class label selects the whole class', async () => {
+    const classNs = await createTestNamespace(cp.kubeConfig, 'workspace-class');
+    try {
+      const csv = `name,ssh_key,memory,label.team\nann,${key.public},256Mi,red\nben,,512Mi,blue\ncho_k,,,red\n`;
+      let yaml = '';
+      const code = runWorkspacesFromCsv(['--file', 'cs101.csv', '--host', 'local', '--image', env.image, '--class', 'cs101', '--namespace', classNs.name], {
+        stdout: (t) => (yaml += t),
+        stderr: () => {},
+        readFile: () => csv,
+      });
+      assert.equal(code, 0);
+      // No controller watches this namespace: the objects only have to be accepted and found.
+      const applied = await cp.kubectl(['apply', '-f', '-'], { input: yaml });
+      assert.equal(applied.code, 0, applied.stderr);
+      const names = async (selector: string) =>
+        (await cp.kubectl(['get', 'workspaces', '-n', classNs.name, '-l', selector, '-o', 'name'])).stdout.trim().split('\n').filter(Boolean).sort();
+      assert.deepEqual(await names('outrigger.dev/class=cs101'), ['workspace.outrigger.dev/cs101-ann', 'workspace.outrigger.dev/cs101-ben', 'workspace.outrigger.dev/cs101-cho-k']);
+      assert.deepEqual(await names('outrigger.dev/class=cs101,team=red'), ['workspace.outrigger.dev/cs101-ann', 'workspace.outrigger.dev/cs101-cho-k']);
+      assert.deepEqual(await names('outrigger.dev/user=cho_k'), ['workspace.outrigger.dev/cs101-cho-k']);
+      const annotated = await cp.kubectl(['annotate', 'workspaces', '-n', classNs.name, '-l', 'outrigger.dev/class=cs101', `${WAKE_ANNOTATION}=${new Date().toISOString()}`, '--overwrite']);
+      assert.equal(annotated.code, 0, annotated.stderr);
+      const deleted = await cp.kubectl(['delete', 'workspaces', '-n', classNs.name, '-l', 'outrigger.dev/class=cs101']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.deepEqual(await names('outrigger.dev/class=cs101'), []);
+    } finally {
+      await classNs.delete();
+    }
   });
 
   it('left no secret value in the controller log', () => {
