@@ -4,9 +4,10 @@
 //   outrigger  N Workspaces created at once in a private kube-apiserver, reconciled by the
 //              Workspace controller in this process, timed from the first create until every one
 //              is Ready (seen through a watch of our own).
-// Rounds pair a baseline run with an outrigger run; before each timed run the machine is let
-// settle (removing 200 containers keeps the kernel busy for a while). The ratio reported is the
-// median of the rounds' ratios. Then: Kubernetes writes per Workspace (manager.rest.counts), and
+// Rounds pair a baseline run with an outrigger run (alternating which goes first); before each
+// timed run the machine is let settle (removing 200 containers keeps the kernel busy for a while).
+// The ratio reported is the median of the rounds' ratios: on a shared two-core machine single runs
+// vary by +-15%. Then: Kubernetes writes per Workspace (manager.rest.counts), and
 // over a steady-state window the Kubernetes writes (target 0) and the Docker API calls per engine
 // resync (target: one list per Host). It starts what it needs: a private control plane, dockerd if
 // no engine answers, the test image.
@@ -18,7 +19,7 @@ import { Informer, KubeRest, Manager, ResourceClient, createLogger, resourceSour
 import { workspaceSpecSchema } from '../../crds/index.ts';
 import { hostRef, workspaceRef } from '../../reconcilers/common/kinds.ts';
 import { createPlatform } from '../../reconcilers/platform.ts';
-import { renderCreateOptions } from '../../reconcilers/docker/index.ts';
+import { Labels, renderCreateOptions } from '../../reconcilers/docker/index.ts';
 import { buildTarget, registerWorkspaceReconciler } from '../../reconcilers/workspace/index.ts';
 import { startControlPlane, type ControlPlane } from '../../test/fixtures/controlplane.ts';
 import { dockerClient, removeInstanceObjects, testInstance } from '../../test/fixtures/docker.ts';
@@ -26,7 +27,7 @@ import { setup as setUpDocker } from '../../test/fixtures/global/docker.ts';
 
 const COUNT = Number(process.env.WORKSPACE_BENCH_COUNT ?? 200);
 const WORKERS = Number(process.env.WORKSPACE_BENCH_WORKERS ?? 16);
-const ROUNDS = Number(process.env.WORKSPACE_BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.WORKSPACE_BENCH_ROUNDS ?? 3);
 const BASELINE_CONCURRENCIES = (process.env.WORKSPACE_BENCH_BASELINE_CONCURRENCY ?? '8,16,32').split(',').map(Number);
 const RESYNC_MS = 10_000;
 const STEADY_WINDOW_MS = Number(process.env.WORKSPACE_BENCH_STEADY_MS ?? 35_000);
@@ -74,12 +75,23 @@ async function settle(): Promise<void> {
   }
 }
 
-/** The exact create requests the reconciler would send for these Workspaces (fresh uids). */
+/**
+ * The exact create requests the reconciler sends for these Workspaces (fresh uids). The engine
+ * makes the named home volume itself here; it gets the home's labels through the mount's
+ * VolumeOptions, as the provider labels it, so it is as much work and is cleaned up by label.
+ */
 function baselineRequests(image: string, instance: string): Dockerode.ContainerCreateOptions[] {
   return Array.from({ length: COUNT }, (_, i) => {
     const m = manifest(i, image, 'bench-baseline');
     const built = buildTarget({ metadata: { ...m.metadata, uid: randomUUID() }, spec: workspaceSpecSchema.parse(m.spec) }, { value: () => Buffer.alloc(0), version: () => '' });
-    return renderCreateOptions(built.spec, instance);
+    const request = renderCreateOptions(built.spec, instance);
+    const { owner } = built.spec;
+    const homeLabels = {
+      [Labels.managedBy]: instance, [Labels.role]: 'home', [Labels.ownerKind]: owner.kind,
+      [Labels.ownerNamespace]: owner.namespace, [Labels.ownerName]: owner.name, [Labels.ownerUid]: owner.uid,
+    };
+    for (const mount of request.HostConfig?.Mounts ?? []) Object.assign(mount, { VolumeOptions: { Labels: homeLabels } });
+    return request;
   });
 }
 
@@ -210,13 +222,17 @@ const scenario: BenchScenario = {
       const ratios: number[] = [];
       let last: OutriggerRun | undefined;
       for (let round = 1; round <= ROUNDS; round++) {
+        // Even rounds run outrigger first, so a drift in the machine's speed does not favour one side.
+        const outriggerFirst = round % 2 === 0;
+        if (outriggerFirst) last = await runOutrigger(cp, docker, image, round, round === ROUNDS);
         const concurrencies = best === undefined ? BASELINE_CONCURRENCIES : [best];
         const baseline: Record<number, number> = {};
         for (const c of concurrencies) baseline[c] = await runBaseline(docker, image, c);
         const [c, ms] = Object.entries(baseline).sort((a, b) => a[1] - b[1])[0]!;
         best ??= Number(c);
         for (const [k, v] of Object.entries(baseline)) report[`round ${round}: baseline dockerode, concurrency ${k} (ms)`] = Math.round(v);
-        last = await runOutrigger(cp, docker, image, round, round === ROUNDS);
+        if (!outriggerFirst) last = await runOutrigger(cp, docker, image, round, round === ROUNDS);
+        if (!last) throw new Error('no outrigger run');
         report[`round ${round}: outrigger all Ready (ms)`] = Math.round(last.allReadyMs);
         report[`round ${round}: ratio`] = (last.allReadyMs / ms).toFixed(3);
         report[`round ${round}: kubernetes writes per Workspace`] = last.writesPerWorkspace.toFixed(2);
