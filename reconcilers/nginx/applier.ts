@@ -27,6 +27,8 @@ export interface ApplierOptions {
   log?: Logger;
   /** The one-apply transaction; replaced only by unit tests of the batching. */
   applyFn?: typeof applyHost;
+  /** A route live on the host that nobody asked for and whose owner is gone: removed by the next apply. */
+  orphaned?: (key: string) => boolean;
 }
 
 export interface RouteApplyResult {
@@ -260,7 +262,10 @@ export class NginxHostApplier {
     try {
       const conn = this.opts.connection();
       if (this.settings.workerGroup && this.workerGid === null) this.workerGid = await this.lookupGid(conn, this.settings.workerGroup);
-      report = await (this.opts.applyFn ?? applyHost)({ conn, settings: this.settings, now: this.now, ...(typeof this.workerGid === 'number' ? { workerGid: this.workerGid } : {}) }, intents);
+      // Keys this applier was asked about are never orphans: their reconciles decide.
+      const orphaned = this.opts.orphaned;
+      const isOrphan = orphaned ? (key: string) => !this.desired.has(key) && !this.removals.has(key) && orphaned(key) : undefined;
+      report = await (this.opts.applyFn ?? applyHost)({ conn, settings: this.settings, now: this.now, ...(typeof this.workerGid === 'number' ? { workerGid: this.workerGid } : {}), ...(isOrphan ? { orphaned: isOrphan } : {}) }, intents);
     } catch (err) {
       failure = err;
     }
@@ -276,6 +281,7 @@ export class NginxHostApplier {
       if (report.hostError) this.stats.lastError = report.hostError;
       else delete this.stats.lastError;
       this.log.info({ host: this.settings.configDir, ...this.stats.lastApply, routes: report.routes.size, generation: report.generation }, 'nginx apply finished');
+      if (report.orphansRemoved.length > 0 && report.reloaded) this.log.info({ host: this.settings.configDir, routes: report.orphansRemoved }, 'removed routes whose ProxyRoute no longer exists');
     } else {
       this.stats.lastError = { code: String(errorCode(failure)), message: errorMessage(failure) };
       this.log.warn({ host: this.settings.configDir, code: this.stats.lastError.code, err: this.stats.lastError.message }, 'nginx apply failed');

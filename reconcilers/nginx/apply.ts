@@ -10,7 +10,9 @@
 //   reload    and verify: the status server must report the new generation and the error log must
 //             show no emerg/alert/crit; otherwise `current` goes back to the last good generation
 //             and nginx is reloaded again
-//   collect   files Outrigger wrote that no live route uses any more (never anything else)
+//   collect   files Outrigger wrote that no live route uses any more (never anything else), and
+//             live routes the caller calls orphaned (their ProxyRoute is gone: deleted while the
+//             controller was down, or its finalizer removed by hand)
 //
 // Between the switch and the end of the test, `current` points at an untested generation; nginx
 // only reads it on reload, which happens after a passing test, so the running server never sees it.
@@ -51,6 +53,8 @@ export interface ApplyReport {
   filesWritten: number;
   filesRemoved: number;
   routes: Map<string, RouteReport>;
+  /** Live routes taken off the host because the caller called them orphaned. */
+  orphansRemoved: string[];
   hostError?: { code: string; message: string };
 }
 
@@ -66,6 +70,11 @@ export interface ApplyContext {
   /** How long the new generation must answer alone before the reload counts as done. */
   settleMs?: number;
   maxTests?: number;
+  /**
+   * A live route with no intent in this apply whose owner no longer exists: it is removed like a
+   * route asked to be removed. Absent: every live route is carried over.
+   */
+  orphaned?: (key: string) => boolean;
 }
 
 interface Candidate {
@@ -173,7 +182,7 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   const now = ctx.now ?? (() => new Date());
   const op = ctx.signal ? { signal: ctx.signal } : {};
   const dir = settings.configDir;
-  const report: ApplyReport = { generation: null, reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, routes: new Map() };
+  const report: ApplyReport = { generation: null, reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, routes: new Map(), orphansRemoved: [] };
 
   // ---- observe ----
   await conn.files.mkdirp(posix.join(dir, 'routes'), op);
@@ -195,6 +204,10 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   for (const key of [...keys].sort()) {
     const intent = intents.get(key);
     if (intent?.remove) continue;
+    if (!intent && ctx.orphaned?.(key)) {
+      report.orphansRemoved.push(key);
+      continue;
+    }
     if (intent?.rendered) {
       rendered.set(key, intent.rendered);
       candidates.push(fromRendered(intent.rendered));
@@ -280,6 +293,15 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   }
 
   const owned = new Set(state.owned);
+  /** The live generation, intact on disk, is exactly this set: loading it again would change nothing. */
+  const sameAsLive = (set: Candidate[]): boolean => {
+    if (liveGen === null || set.length !== Object.keys(state.routes).length || !set.every((c) => state.routes[c.key]?.hash === c.hash)) return false;
+    const liveDir = posix.join(dir, 'generations', liveGen);
+    if (onDisk.get(posix.join(liveDir, 'outrigger.conf')) !== sha256(indexFor(set, liveGen)) || onDisk.get(posix.join(liveDir, 'resolver.inc')) !== sha256(resolverText)) return false;
+    // A live route's file rewritten in this apply (a hand edit undone) still needs the reload.
+    const paths = new Set(set.flatMap((c) => c.files.map((f) => f.path)));
+    return !toWrite.some((f) => paths.has(f.path));
+  };
   const stage = async (set: Candidate[]): Promise<{ generation: string; outcome: TestOutcome }> => {
     const generation = newGenerationId(now());
     const genDir = posix.join(dir, 'generations', generation);
@@ -331,6 +353,14 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
       const withFallbacks = [...iso.good, ...fallbacks].sort((a, b) => (a.key < b.key ? -1 : 1));
       const t = await stage(withFallbacks);
       if (t.outcome.ok) finalSet = withFallbacks;
+    }
+    if (sameAsLive(finalSet)) {
+      // Only rejected versions were new (a quarantine retried, failing again): what is live stays
+      // live, and nginx is not reloaded for nothing.
+      await restoreLink();
+      report.generation = liveGen;
+      finish(finalSet, bad, undefined, '');
+      return report;
     }
     staged = await stage(finalSet);
     if (!staged.outcome.ok) {

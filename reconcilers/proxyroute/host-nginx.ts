@@ -6,7 +6,10 @@
 //   gate: routes stop asking for applies and report the failure, and one retry per host runs after
 //   a backoff, so a dead host costs one attempt per backoff step instead of one per route;
 // - a drift check: every driftIntervalMs the applier re-hashes the host's files and rewrites what
-//   was edited or deleted by hand (no test and no reload when nothing differs).
+//   was edited or deleted by hand (no test and no reload when nothing differs);
+// - orphans: a route live on the host whose ProxyRoute is gone without its finalizer having run
+//   (deleted while the controller was down, the finalizer removed by hand) is taken off the host
+//   by the next apply or drift check.
 import { createHash } from 'node:crypto';
 import { ErrorCodes, OutriggerError, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
 import type { Host } from '../../crds/index.ts';
@@ -56,6 +59,14 @@ export function settingsHash(s: NginxHostSettings): string {
   return createHash('sha256').update(JSON.stringify(s)).digest('hex').slice(0, 16);
 }
 
+interface HostNginxDeps {
+  connect: () => ReturnType<HostConnections['ssh']>;
+  enqueue: (key: ObjectKey) => void;
+  log: Logger;
+  /** Whether a ProxyRoute exists (the informer, once synced); false makes its live route an orphan. */
+  routeExists?: (key: ObjectKey) => boolean;
+}
+
 export class HostNginx {
   readonly hostKey: string;
   readonly uid: string;
@@ -74,7 +85,7 @@ export class HostNginx {
   private driftTimer: TimerHandle | undefined;
   private closed = false;
 
-  constructor(host: Host, settings: NginxHostSettings, deps: { connect: () => ReturnType<HostConnections['ssh']>; enqueue: (key: ObjectKey) => void; log: Logger }, opts: HostNginxOptions) {
+  constructor(host: Host, settings: NginxHostSettings, deps: HostNginxDeps, opts: HostNginxOptions) {
     this.hostKey = `${host.metadata.namespace}/${host.metadata.name}`;
     this.uid = host.metadata.uid ?? this.hostKey;
     this.hostGeneration = host.metadata.generation;
@@ -93,6 +104,7 @@ export class HostNginx {
       ...(opts.maxDelayMs !== undefined ? { maxDelayMs: opts.maxDelayMs } : {}),
       ...(opts.quarantineRetryMs !== undefined ? { quarantineRetryMs: opts.quarantineRetryMs } : {}),
       ...(opts.applyFn ? { applyFn: opts.applyFn } : {}),
+      ...(deps.routeExists ? { orphaned: (key: string) => !deps.routeExists!(requestOfRouteKey(key)) } : {}),
     });
     this.applier.onSettled((key, result) => this.settled(key, result));
     this.scheduleDriftCheck();
@@ -120,6 +132,11 @@ export class HostNginx {
     const obs = this.applier.ensure(input);
     this.routes.add(obs.key);
     return obs;
+  }
+
+  /** Whether a reconcile asked this host about the route since the process started. */
+  knows(namespace: string, name: string): boolean {
+    return this.routes.has(`${namespace}_${name}`);
   }
 
   ensureRemoved(namespace: string, name: string): { key: string; removed: boolean } {
@@ -199,9 +216,11 @@ export class HostNginxRegistry {
   private readonly enqueue: (key: ObjectKey) => void;
   private readonly log: Logger;
   private readonly opts: HostNginxOptions;
+  private readonly routeExists: ((key: ObjectKey) => boolean) | undefined;
 
-  constructor(deps: { hosts: Informer<Host>; connections: HostConnections; enqueue: (key: ObjectKey) => void; log: Logger }, opts: HostNginxOptions = {}) {
+  constructor(deps: { hosts: Informer<Host>; connections: HostConnections; enqueue: (key: ObjectKey) => void; log: Logger; routeExists?: (key: ObjectKey) => boolean }, opts: HostNginxOptions = {}) {
     this.hosts = deps.hosts;
+    this.routeExists = deps.routeExists;
     this.connections = deps.connections;
     this.enqueue = deps.enqueue;
     this.log = deps.log;
@@ -227,13 +246,21 @@ export class HostNginxRegistry {
       if (!current) throw new OutriggerError(ErrorCodes.ReferenceNotFound, `Host ${key} no longer exists`);
       return this.connections.ssh(current);
     };
-    const created = new HostNginx(host, settings, { connect, enqueue: this.enqueue, log: this.log.child({ host: key }) }, this.opts);
+    const created = new HostNginx(host, settings, { connect, enqueue: this.enqueue, log: this.log.child({ host: key }), ...(this.routeExists ? { routeExists: this.routeExists } : {}) }, this.opts);
     this.byHost.set(key, created);
     return created;
   }
 
   get(hostKey: string): HostNginx | undefined {
     return this.byHost.get(hostKey);
+  }
+
+  /**
+   * A ProxyRoute vanished without its finalizer having run: every host that served it takes it
+   * off now (the reconcile of a missing object calls this; after a restart the orphan check does).
+   */
+  forgetRoute(req: ObjectKey): void {
+    for (const h of this.byHost.values()) if (h.knows(req.namespace ?? '', req.name)) h.ensureRemoved(req.namespace ?? '', req.name);
   }
 
   /** The host is gone: stop its timers. */

@@ -44,7 +44,11 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
   };
   const quarantineRetryMs = opts.quarantineRetryMs ?? DEFAULT_QUARANTINE_RETRY_MS;
   const hostNginx = new HostNginxRegistry(
-    { hosts: platform.hosts, connections: platform.connections, enqueue: (key) => controller?.enqueue(key), log: manager.log.child({ controller: 'proxyroute', component: 'nginx' }) },
+    {
+      hosts: platform.hosts, connections: platform.connections, enqueue: (key) => controller?.enqueue(key), log: manager.log.child({ controller: 'proxyroute', component: 'nginx' }),
+      // Only a synced cache may call a route gone; until then every live route is kept.
+      routeExists: (key) => !routes.hasSynced() || routes.get(`${key.namespace}/${key.name}`) !== undefined,
+    },
     { ...opts, quarantineRetryMs },
   );
   manager.once('stopped', () => hostNginx.closeAll());

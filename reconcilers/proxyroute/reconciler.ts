@@ -1,5 +1,6 @@
 // The ProxyRoute reconcile, in named steps:
-//   load -> deleting? remove from the host, then drop the finalizer
+//   load -> gone? take it off any host that still serves it (its finalizer was removed by hand)
+//        -> deleting? remove from the host, then drop the finalizer
 //        -> validate the spec again (zod schema + Secret references stay in the namespace)
 //        -> ensure the finalizer -> resolve references (Secrets, Workspace ports)
 //        -> validate the rendered input (every value, TLS pair) -> find the Host and its applier
@@ -54,7 +55,11 @@ export class ProxyRouteReconciler implements Reconciler {
 
   async reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<Result> {
     const loaded = await this.load(req, ctx);
-    if (!loaded) return {};
+    if (!loaded) {
+      // Gone without the finalizer having run (it was removed by hand): nothing may stay on a host.
+      this.deps.registry.forgetRoute(req);
+      return {};
+    }
     if (isDeleting(loaded)) return this.finalize(loaded, ctx);
     let route = loaded;
     try {

@@ -10,6 +10,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { SshPool, type SshTarget } from '../../reconcilers/ssh/index.ts';
 import { NginxHostApplier } from '../../reconcilers/nginx/applier.ts';
+import { applyHost } from '../../reconcilers/nginx/apply.ts';
 import { renderRoute, routeKey, sha256, type RenderedRoute } from '../../reconcilers/nginx/render.ts';
 import type { NginxHostSettings } from '../../reconcilers/nginx/settings.ts';
 import type { NginxRouteInput } from '../../reconcilers/nginx/input.ts';
@@ -116,6 +117,28 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     const result = await applier.apply(httpRoute('app', h, (r) => { r.routes[0]!.upstream.port = h.upstreams[1]!.port }));
     assert.equal(result.state, 'Applied');
     for (let i = 0; i < 5; i++) assert.equal(JSON.parse((await h.request('http://app.test/')).body).identity, h.upstreams[1]!.identity);
+  });
+
+  it('a restarted controller takes off the host the routes whose ProxyRoute is gone, and only those', async () => {
+    assert.equal((await applier.apply(httpRoute('leftover', h))).state, 'Applied');
+    assert.equal((await applier.apply(httpRoute('bystander', h))).state, 'Applied');
+    assert.equal((await h.request('http://leftover.test/')).status, 200);
+    // A new applier knows nothing of what is live: as after a restart, while leftover was deleted
+    // and its finalizer never ran.
+    const restarted = new NginxHostApplier({ connection: () => pool.connection(targetFor(h)), settings: settingsFor(h), quietMs: 50, maxDelayMs: 500, orphaned: (key) => key === routeKey('team-a', 'leftover') });
+    try {
+      const app = await restarted.apply(httpRoute('app', h, (r) => { r.routes[0]!.upstream.port = h.upstreams[1]!.port }));
+      assert.equal(app.state, 'Applied');
+    } finally {
+      restarted.close();
+    }
+    assert.equal((await h.request('http://leftover.test/')).status, 404, 'the orphan is no longer served');
+    assert.equal(existsSync(join(h.nginx.managedDir, 'routes', routeKey('team-a', 'leftover'))), false, 'its files are gone');
+    assert.equal(JSON.parse((await h.request('http://app.test/')).body).identity, h.upstreams[1]!.identity, 'the route it was asked for stays');
+    assert.equal((await h.request('http://bystander.test/')).status, 200, 'a route it was not asked for but whose owner exists stays');
+    // The first applier still wants leftover: tell it too, so later tests start from app alone.
+    await applier.remove('team-a', 'leftover');
+    await applier.remove('team-a', 'bystander');
   });
 
   it('resolves upstream names per request: an unresolvable one answers 502 and nothing else breaks', async () => {
@@ -272,6 +295,17 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     assert.equal(result.liveHash, good.liveHash, 'the previous version is still live');
     const r = await h.request('https://keeper.test/', { ca: ca.caPem });
     assert.equal(JSON.parse(r.body).identity, h.upstreams[0]!.identity, 'the old version still answers');
+
+    // The quarantine retry: the same failing version again is tested, and nginx is not reloaded.
+    const reloads = () => readFile(h.nginx.errorLog, 'utf8').then((t) => t.split('\n').filter((l) => /signal 1 \(SIGHUP\) received/.test(l)).length);
+    const reloadsBefore = await reloads();
+    const retry = await applyHost({ conn: pool.connection(targetFor(h)), settings: settingsFor(h) }, new Map([[broken.key, { rendered: broken }]]));
+    assert.equal(retry.routes.get(broken.key)?.state, 'Quarantined');
+    assert.equal(retry.routes.get(broken.key)?.liveHash, good.liveHash);
+    assert.equal(retry.reloaded, false, 'nothing new to load');
+    assert.ok(retry.tests >= 2, 'the version was tested again');
+    assert.equal(await reloads(), reloadsBefore, 'nginx saw no reload');
+    assert.equal(JSON.parse((await h.request('https://keeper.test/', { ca: ca.caPem })).body).identity, h.upstreams[0]!.identity);
   });
 
   it('restores a configuration file edited by hand, and never touches files Outrigger did not write', async () => {

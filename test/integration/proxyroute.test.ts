@@ -193,6 +193,16 @@ describe('ProxyRoute reconciler on real nginx hosts', { skip }, () => {
     assert.equal(r.status, 404, 'the default server answers: the route is gone');
   });
 
+  it('a route deleted after its finalizer was removed by hand still leaves nothing on the host', async () => {
+    await h.routes.create(httpRoute(h, 'stray', 'edge', host.upstreams[0]!.port));
+    await waitForCondition(h.cp.kubeConfig, ref('stray'), 'Ready', 'True', { timeoutMs: 60_000 });
+    assert.equal((await host.request('http://stray.test/')).status, 200);
+    await h.routes.jsonPatch({ namespace: h.ns.name, name: 'stray' }, [{ op: 'remove', path: '/metadata/finalizers' }]);
+    await h.routes.delete({ namespace: h.ns.name, name: 'stray' });
+    await waitFor(async () => (await host.request('http://stray.test/')).status === 404, { description: 'the stray route to stop being served', timeoutMs: 30_000 });
+    await waitFor(() => routeFilesOnHost(h, host, 'stray').length === 0, { description: 'its files to be removed', timeoutMs: 10_000 });
+  });
+
   it('no secret value appears in the controller logs, events or status', async () => {
     const logs = h.logs();
     assert.ok(logs.split('\n').length > 100 && logs.includes('route status'), 'the controller logged (so the search below means something)');

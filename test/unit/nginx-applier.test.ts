@@ -38,7 +38,7 @@ function harness(behaviour: Behaviour = (intents) => new Map([...intents].filter
       if (gate) await gate;
       const routes = behaviour(intents);
       if (routes instanceof Error) throw routes;
-      const report: ApplyReport = { generation: `g${calls.length}`, reloaded: true, reloadedAt: new Date(clock.now()), tests: 1, filesWritten: 0, filesRemoved: 0, routes };
+      const report: ApplyReport = { generation: `g${calls.length}`, reloaded: true, reloadedAt: new Date(clock.now()), tests: 1, filesWritten: 0, filesRemoved: 0, routes, orphansRemoved: [] };
       return report;
     },
   });
@@ -165,5 +165,28 @@ describe('NginxHostApplier batching', () => {
     await removal;
     assert.deepEqual(h.calls[1]!.get('ns_gone'), { remove: true });
     assert.equal(h.applier.ensureRemoved('ns', 'gone').removed, true);
+  });
+
+  it('calls a live route an orphan only when nobody asked about it and its owner is gone', async () => {
+    const clock = new FakeClock(1_000_000);
+    const gone = new Set(['ns_stale', 'ns_kept', 'ns_leaving']);
+    let seen: ((key: string) => boolean) | undefined;
+    const applier = new NginxHostApplier({
+      connection: () => ({}) as SshConnection, settings, quietMs: 10, maxDelayMs: 100, clock, now: () => new Date(clock.now()),
+      orphaned: (key) => gone.has(key),
+      applyFn: async (ctx, intents) => {
+        seen = ctx.orphaned;
+        return { generation: 'g', reloaded: true, tests: 1, filesWritten: 0, filesRemoved: 0, orphansRemoved: [], routes: new Map([...intents].map(([k]) => [k, { state: 'Applied' as const, warnings: [] }])) };
+      },
+    });
+    applier.ensure(input('kept'));
+    applier.ensureRemoved('ns', 'leaving');
+    clock.advance(10);
+    await drain();
+    assert.ok(seen, 'the apply was told how to recognise orphans');
+    assert.equal(seen('ns_stale'), true, 'live, unasked for, owner gone');
+    assert.equal(seen('ns_kept'), false, 'a route a reconcile asked for is never an orphan');
+    assert.equal(seen('ns_leaving'), false, 'a route being removed is removed as asked, not as an orphan');
+    assert.equal(seen('ns_other'), false, 'owner still exists');
   });
 });

@@ -213,7 +213,7 @@ describe('HostNginx: host-level failures are retried per host, not per route', (
       applyFn: async (_ctx, intents) => {
         applies.push(new Map(intents));
         if (down) throw new OutriggerError('Unreachable', 'cannot reach root@10.0.0.2:22: ECONNREFUSED (next attempt in 3 s)');
-        const report: ApplyReport = { generation: 'g', reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, routes: new Map([...intents].filter(([, i]) => i.rendered).map(([k, i]) => [k, { state: 'Applied' as const, liveHash: i.rendered!.hash, warnings: [] }])) };
+        const report: ApplyReport = { generation: 'g', reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, orphansRemoved: [], routes: new Map([...intents].filter(([, i]) => i.rendered).map(([k, i]) => [k, { state: 'Applied' as const, liveHash: i.rendered!.hash, warnings: [] }])) };
         return report;
       },
     });
