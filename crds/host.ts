@@ -15,6 +15,7 @@ import {
   text,
   timestamp,
   unixUser,
+  UNIX_USER,
   duration,
   withRules,
 } from './common.ts';
@@ -92,6 +93,13 @@ const nginxSpec = z
     testCommand: nginxCommand('Command that checks the whole configuration', ['nginx', '-t']),
     reloadCommand: nginxCommand('Command that makes nginx load the new configuration', ['nginx', '-s', 'reload']),
     sudo: z.boolean().default(false).describe('Run the test and reload commands through `sudo -n` (for a non-root SSH user).'),
+    workerGroup: text(32, UNIX_USER, 'must be a POSIX group name: a-z, 0-9, "_" and "-", starting with a letter or "_"')
+      .optional()
+      .describe('Group the nginx worker processes run as (www-data on Debian, nginx on Fedora). Basic-auth password files are then written 0640 with this group; without it they are 0644, readable by every user on the host.'),
+    statusPort: port()
+      .default(10080)
+      .describe('Loopback port of the small status server Outrigger adds to nginx to verify which configuration is live (reached through the SSH connection, never exposed). Pick a port nothing else on the host listens on.'),
+    listenIPv6: z.boolean().default(false).describe('Also listen on [::]:80 and [::]:443 (the host needs IPv6 enabled, or nginx refuses the configuration).'),
   })
   .describe('The nginx on this host that ProxyRoutes configure, reached over SSH. Requires spec.ssh.');
 

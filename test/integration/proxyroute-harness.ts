@@ -97,6 +97,8 @@ export async function createHost(h: Harness, name: string, host: TestHost, overr
         errorLogFile: host.nginx.errorLog,
         testCommand: host.nginx.testCommand,
         reloadCommand: host.nginx.reloadCommand,
+        workerGroup: host.nginx.workerGroup,
+        statusPort: host.nginx.statusPort,
       },
     },
   } as unknown as Host);

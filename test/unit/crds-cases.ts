@@ -79,6 +79,8 @@ export function invalidCases(): InvalidCase[] {
     invalid('SSH port 0', 'Host', 'edge', 'spec.ssh.port', (s) => (s.ssh.port = 0)),
     invalid('reload command smuggling a shell', 'Host', 'edge', 'spec.nginx.reloadCommand[2]', (s) => (s.nginx.reloadCommand = ['nginx', '-s', 'reload;rm'])),
     invalid('config directory escaping with ..', 'Host', 'edge', 'spec.nginx.configDir', (s) => (s.nginx.configDir = '/etc/nginx/../../root')),
+    invalid('worker group smuggling a command', 'Host', 'edge', 'spec.nginx.workerGroup', (s) => (s.nginx.workerGroup = 'www-data;id')),
+    invalid('status port 0', 'Host', 'edge', 'spec.nginx.statusPort', (s) => (s.nginx.statusPort = 0)),
     invalid('Secret reference into another namespace', 'Host', 'edge', 'spec.ssh.privateKeySecretRef.namespace', (s) => (s.ssh.privateKeySecretRef.namespace = 'kube-system')),
     invalid('address with a space', 'Host', 'edge', 'spec.address', (s) => (s.address = 'edge host')),
     // ProxmoxCluster
