@@ -27,7 +27,7 @@ export class HostConnections {
     const namespace = host.metadata.namespace ?? 'default';
     const privateKey = this.secrets.value(namespace, ssh.privateKeySecretRef, `Host ${where} spec.ssh.privateKeySecretRef`);
     const passphrase = ssh.passphraseSecretRef ? this.secrets.text(namespace, ssh.passphraseSecretRef, `Host ${where} spec.ssh.passphraseSecretRef`) : undefined;
-    return this.sshPool.connection({ host: host.spec.address, port: ssh.port ?? 22, username: ssh.user, privateKey, passphrase, hostKey: ssh.hostKey });
+    return this.sshPool.connection({ host: host.spec.address, port: ssh.port ?? 22, username: ssh.user, privateKey, passphrase, hostKey: ssh.hostKey, owner: host.metadata.uid ?? where });
   }
 
   /** The Docker engine of the Host, one per Host and reused while its settings are unchanged. */
@@ -50,7 +50,7 @@ export class HostConnections {
   /** Drops cached connections of a Host that was deleted. */
   release(host: Host): void {
     if (host.metadata.uid) this.engines.release(host.metadata.uid);
-    if (host.spec.ssh && host.spec.address) this.sshPool.release({ username: host.spec.ssh.user, host: host.spec.address, port: host.spec.ssh.port ?? 22 });
+    if (host.spec.ssh && host.spec.address) this.sshPool.release({ username: host.spec.ssh.user, host: host.spec.address, port: host.spec.ssh.port ?? 22, owner: host.metadata.uid ?? hostName(host) });
   }
 }
 

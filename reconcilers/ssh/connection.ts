@@ -22,6 +22,11 @@ export interface SshTarget {
   passphrase?: string;
   /** The pinned host public key line ("ssh-ed25519 AAAA..."). */
   hostKey: string;
+  /**
+   * Whose connection this is (a Host's uid): the pool keeps one per owner, so two Host objects for
+   * the same machine with different keys do not close each other's. Without it: one per user@host:port.
+   */
+  owner?: string;
 }
 
 export interface ConnectionSettings {

@@ -1,6 +1,6 @@
-// The SSH connection pool: one connection per host (user@address:port), shared by every caller and
-// reused across reconciles. When a Host's key Secret or pinned host key changes, the old connection
-// is closed and the next use connects with the new credentials.
+// The SSH connection pool: one connection per owner (a Host) or else per user@address:port, shared
+// by every caller and reused across reconciles. When the owner's address, key Secret or pinned host
+// key changes, the old connection is closed and the next use connects with the new settings.
 import { createHash } from 'node:crypto';
 import { realClock, type Clock } from '../../controller/clock.ts';
 import type { BackoffOptions } from '../../controller/backoff.ts';
@@ -20,6 +20,10 @@ export interface SshPoolOptions {
 }
 
 interface Entry { credentials: string; connection: SshConnection }
+
+function poolKey(target: Pick<SshTarget, 'username' | 'host' | 'port' | 'owner'>): string {
+  return target.owner !== undefined ? `owner:${target.owner}` : `${target.username}@${target.host}:${target.port}`;
+}
 
 export class SshPool {
   private readonly settings: ConnectionSettings;
@@ -41,8 +45,9 @@ export class SshPool {
 
   /** The shared connection for this target (created, not yet connected, on first request). */
   connection(target: SshTarget): SshConnection {
-    const key = `${target.username}@${target.host}:${target.port}`;
+    const key = poolKey(target);
     const credentials = createHash('sha256')
+      .update(`${target.username}@${target.host}:${target.port}`).update('\0')
       .update(target.hostKey).update('\0').update(target.privateKey).update('\0').update(target.passphrase ?? '')
       .digest('hex');
     const existing = this.entries.get(key);
@@ -54,8 +59,8 @@ export class SshPool {
   }
 
   /** Closes and forgets the connection to a host (e.g. when its Host object is deleted). */
-  release(target: Pick<SshTarget, 'username' | 'host' | 'port'>): void {
-    const key = `${target.username}@${target.host}:${target.port}`;
+  release(target: Pick<SshTarget, 'username' | 'host' | 'port' | 'owner'>): void {
+    const key = poolKey(target);
     this.entries.get(key)?.connection.close();
     this.entries.delete(key);
   }
