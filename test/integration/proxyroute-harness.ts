@@ -40,6 +40,8 @@ export interface HarnessOptions {
   prefix: string;
   proxyRoute?: ProxyRouteControllerOptions;
   host?: HostControllerOptions;
+  /** More controllers on the same manager (registered before it starts). */
+  register?: (platform: Platform) => void;
 }
 
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
@@ -59,6 +61,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   manager.once('stopped', () => sshPool.close());
   addHostController(platform, { probeIntervalMs: 3_000, retryInitialMs: 300, ...opts.host });
   const proxyRoutes = addProxyRouteController(platform, { driftIntervalMs: 2_000, retryInitialMs: 300, retryMaxMs: 1_500, ...opts.proxyRoute });
+  opts.register?.(platform);
   await manager.start();
   const rest = new KubeRest(cp.kubeConfig);
   return {
