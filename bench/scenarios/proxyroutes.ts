@@ -7,9 +7,7 @@
 // controller's unavoidable Kubernetes writes (a finalizer and one status per route) cost alone.
 // Knobs for investigation: BENCH_TIMELINE=1 prints progress every 500 ms; BENCH_PROXYROUTE_OPTIONS
 // (JSON) overrides the controller's options, e.g. '{"workers":8}'.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import type { BenchScenario } from '../run.ts';
 import { Manager, createLogger, type ResourceClient } from '../../controller/index.ts';
 import type { Host, ProxyRoute } from '../../crds/index.ts';
@@ -22,6 +20,7 @@ import { renderIndex, renderResolver } from '../../reconcilers/nginx/render.ts';
 import { SshPool } from '../../reconcilers/ssh/index.ts';
 import { startControlPlane, createTestNamespace } from '../../test/fixtures/controlplane.ts';
 import { hostFixtureUnavailableReason, startTestHosts, type TestHost } from '../../test/fixtures/hosts.ts';
+import { nginxReloads, sshLogins } from '../../test/fixtures/host-observations.ts';
 import { waitFor } from '../../test/fixtures/wait.ts';
 
 const ROUTES = 500;
@@ -41,17 +40,6 @@ async function pooled<T>(items: T[], limit: number, fn: (item: T) => Promise<voi
     while (next < items.length) await fn(items[next++]!);
   }));
 }
-
-/** Counts lines in a host's log files (sshd logins, nginx reloads) as the hosts themselves saw them. */
-function countLines(path: string, pattern: RegExp): number {
-  try {
-    return readFileSync(path, 'utf8').split('\n').filter((l) => pattern.test(l)).length;
-  } catch {
-    return 0;
-  }
-}
-const sshLogins = (h: TestHost) => countLines(join(h.dir, 'sshd.log'), /Accepted publickey/);
-const nginxReloads = (h: TestHost) => countLines(h.nginx.errorLog, /signal 1 \(SIGHUP\) received/);
 
 async function allServed(h: TestHost, indexes: number[]): Promise<void> {
   await waitFor(async () => {

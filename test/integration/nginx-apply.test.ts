@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { SshPool, type SshTarget } from '../../reconcilers/ssh/index.ts';
 import { NginxHostApplier } from '../../reconcilers/nginx/applier.ts';
@@ -14,6 +13,7 @@ import { applyHost } from '../../reconcilers/nginx/apply.ts';
 import { renderRoute, routeKey, sha256, type RenderedRoute } from '../../reconcilers/nginx/render.ts';
 import type { NginxHostSettings } from '../../reconcilers/nginx/settings.ts';
 import type { NginxRouteInput } from '../../reconcilers/nginx/input.ts';
+import { nginxReloads, requestLoop, servedSerial } from '../fixtures/host-observations.ts';
 import { createTestCa, hostsSkipReason, startTestHosts, type IssuedCertificate, type TestCa, type TestHost, type TestHosts } from '../fixtures/hosts.ts';
 import { waitFor } from '../fixtures/wait.ts';
 
@@ -39,38 +39,6 @@ function httpRoute(name: string, h: TestHost, mutate: (r: NginxRouteInput) => vo
   const r: NginxRouteInput = { namespace: 'team-a', name, serverNames: [`${name}.test`], routes: [{ path: '/', upstream: { address: '127.0.0.1', port: h.upstreams[0]!.port } }] };
   mutate(r);
   return r;
-}
-
-/** The serial number of the certificate nginx serves for a name. */
-function servedSerial(h: TestHost, servername: string, ca: TestCa): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: h.address, port: 443, servername, ca: ca.caPem }, () => {
-      resolve(socket.getPeerCertificate().serialNumber);
-      socket.destroy();
-    });
-    socket.on('error', reject);
-  });
-}
-
-/** Requests every name in turn until stopped; counts answers that are not 200 from the right upstream. */
-function requestLoop(h: TestHost, names: string[]) {
-  let stop = false;
-  const stats = { ok: 0, failures: [] as string[] };
-  const done = (async () => {
-    while (!stop) {
-      for (const n of names) {
-        if (stop) break;
-        try {
-          const r = await h.request(`http://${n}/loop`, { timeoutMs: 3_000 });
-          if (r.status === 200 && r.body.includes('"identity"')) stats.ok++;
-          else stats.failures.push(`${n}: ${r.status} ${r.body.slice(0, 80)}`);
-        } catch (err) {
-          stats.failures.push(`${n}: ${(err as Error).message}`);
-        }
-      }
-    }
-  })();
-  return { stats, stop: async () => { stop = true; await done; } };
 }
 
 describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
@@ -297,14 +265,13 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     assert.equal(JSON.parse(r.body).identity, h.upstreams[0]!.identity, 'the old version still answers');
 
     // The quarantine retry: the same failing version again is tested, and nginx is not reloaded.
-    const reloads = () => readFile(h.nginx.errorLog, 'utf8').then((t) => t.split('\n').filter((l) => /signal 1 \(SIGHUP\) received/.test(l)).length);
-    const reloadsBefore = await reloads();
+    const reloadsBefore = nginxReloads(h);
     const retry = await applyHost({ conn: pool.connection(targetFor(h)), settings: settingsFor(h) }, new Map([[broken.key, { rendered: broken }]]));
     assert.equal(retry.routes.get(broken.key)?.state, 'Quarantined');
     assert.equal(retry.routes.get(broken.key)?.liveHash, good.liveHash);
     assert.equal(retry.reloaded, false, 'nothing new to load');
     assert.ok(retry.tests >= 2, 'the version was tested again');
-    assert.equal(await reloads(), reloadsBefore, 'nginx saw no reload');
+    assert.equal(nginxReloads(h), reloadsBefore, 'nginx saw no reload');
     assert.equal(JSON.parse((await h.request('https://keeper.test/', { ca: ca.caPem })).body).identity, h.upstreams[0]!.identity);
   });
 

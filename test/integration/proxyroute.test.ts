@@ -5,11 +5,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { ProxyRoute } from '../../crds/index.ts';
 import type { SecretObject } from '../../reconcilers/common/secrets.ts';
 import { controlPlaneSkipReason } from '../fixtures/controlplane.ts';
+import { requestLoop, servedSerial } from '../fixtures/host-observations.ts';
 import { createTestCa, hostsSkipReason, type TestCa, type TestHost, type IssuedCertificate } from '../fixtures/hosts.ts';
 import { waitFor, waitForCondition } from '../fixtures/wait.ts';
 import { b64, createHost, httpRoute, readyOf, routeDir, routeFilesOnHost, startHarness, type Harness } from './proxyroute-harness.ts';
@@ -20,40 +20,8 @@ function tlsSecret(h: Harness, name: string, cert: IssuedCertificate): SecretObj
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: h.ns.name }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(cert.certificate), 'tls.key': b64(cert.privateKey) } } as SecretObject;
 }
 
-/** The serial number of the certificate nginx serves for a name. */
-function servedSerial(host: TestHost, servername: string, ca: TestCa): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: host.address, port: 443, servername, ca: ca.caPem }, () => {
-      resolve(socket.getPeerCertificate().serialNumber);
-      socket.destroy();
-    });
-    socket.on('error', reject);
-  });
-}
-
 /** Serial numbers compared as hex without case or leading zeros. */
 const serial = (s: string): string => s.toLowerCase().replace(/^0+/, '');
-
-/** Requests every name in turn until stopped; records every answer that is not 200 from an upstream. */
-function requestLoop(host: TestHost, names: string[]) {
-  let stop = false;
-  const stats = { ok: 0, failures: [] as string[] };
-  const done = (async () => {
-    while (!stop) {
-      for (const n of names) {
-        if (stop) break;
-        try {
-          const r = await host.request(`http://${n}/loop`, { timeoutMs: 3_000 });
-          if (r.status === 200 && r.body.includes('"identity"')) stats.ok++;
-          else stats.failures.push(`${n}: ${r.status} ${r.body.slice(0, 80)}`);
-        } catch (err) {
-          stats.failures.push(`${n}: ${(err as Error).message}`);
-        }
-      }
-    }
-  })();
-  return { stats, stop: async () => { stop = true; await done; } };
-}
 
 describe('ProxyRoute reconciler on real nginx hosts', { skip }, () => {
   let h: Harness;
