@@ -20,8 +20,8 @@ import { Informer, KubeRest, Manager, ResourceClient, createLogger, resourceSour
 import { workspaceSpecSchema } from '../../crds/index.ts';
 import { hostRef, workspaceRef } from '../../reconcilers/common/kinds.ts';
 import { createPlatform } from '../../reconcilers/platform.ts';
-import { Labels, renderCreateOptions } from '../../reconcilers/docker/index.ts';
 import { buildTarget, registerWorkspaceReconciler } from '../../reconcilers/workspace/index.ts';
+import { createRequest } from '../../reconcilers/workspace/create.ts';
 import { startControlPlane, type ControlPlane } from '../../test/fixtures/controlplane.ts';
 import { dockerClient, removeInstanceObjects, testInstance } from '../../test/fixtures/docker.ts';
 import { setup as setUpDocker } from '../../test/fixtures/global/docker.ts';
@@ -79,22 +79,14 @@ async function settle(): Promise<void> {
 }
 
 /**
- * The exact create requests the reconciler sends for these Workspaces (fresh uids). The engine
- * makes the named home volume itself here; it gets the home's labels through the mount's
- * VolumeOptions, as the provider labels it, so it is as much work and is cleaned up by label.
+ * The exact create requests the reconciler sends for these Workspaces (fresh uids), labelled home
+ * volume included (workspace/create.ts): as much work, and cleaned up by label.
  */
 function baselineRequests(image: string, instance: string): Dockerode.ContainerCreateOptions[] {
   return Array.from({ length: COUNT }, (_, i) => {
     const m = manifest(i, image, 'bench-baseline');
     const built = buildTarget({ metadata: { ...m.metadata, uid: randomUUID() }, spec: workspaceSpecSchema.parse(m.spec) }, { value: () => Buffer.alloc(0), version: () => '' });
-    const request = renderCreateOptions(built.spec, instance);
-    const { owner } = built.spec;
-    const homeLabels = {
-      [Labels.managedBy]: instance, [Labels.role]: 'home', [Labels.ownerKind]: owner.kind,
-      [Labels.ownerNamespace]: owner.namespace, [Labels.ownerName]: owner.name, [Labels.ownerUid]: owner.uid,
-    };
-    for (const mount of request.HostConfig?.Mounts ?? []) Object.assign(mount, { VolumeOptions: { Labels: homeLabels } });
-    return request;
+    return createRequest(built.spec, instance);
   });
 }
 

@@ -30,7 +30,7 @@ export { probeActivity, activityEpoch, type ActivityReport } from './activity.ts
 export { execInContainer, type ExecOptions, type ExecResult } from './exec.ts';
 export { ApiCallCounter, operationOf, type ApiCallSnapshot } from './api-calls.ts';
 export { DockerErrorCodes, dockerError } from './errors.ts';
-export { Labels, DEFAULT_INSTANCE, ownerFromLabels, ownerKey, type Owner } from './labels.ts';
+export { Labels, DEFAULT_INSTANCE, ownerFromLabels, ownerKey, ownerLabels, type Owner } from './labels.ts';
 export { canonicalJson, specHash } from './spec-hash.ts';
 export { StreamAgent, type ConnectStream } from './stream-agent.ts';
 export { hostEngineConnection } from './host.ts';

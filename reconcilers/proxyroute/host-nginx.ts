@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { ErrorCodes, OutriggerError, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
 import type { Host } from '../../crds/index.ts';
 import type { HostConnections } from '../hosts.ts';
-import { NginxHostApplier, settingsFromHostSpec, type ApplierOptions, type HostApplyStatus, type NginxHostSettings, type NginxRouteInput, type RouteApplyResult, type RouteObservation } from '../nginx/index.ts';
+import { NginxHostApplier, routeKey, settingsFromHostSpec, type ApplierOptions, type HostApplyStatus, type NginxHostSettings, type NginxRouteInput, type RouteApplyResult, type RouteObservation } from '../nginx/index.ts';
 
 export interface HostNginxOptions {
   /** Batching of the applier (defaults: 200 ms quiet, 1.5 s at most). */
@@ -136,7 +136,7 @@ export class HostNginx {
 
   /** Whether a reconcile asked this host about the route since the process started. */
   knows(namespace: string, name: string): boolean {
-    return this.routes.has(`${namespace}_${name}`);
+    return this.routes.has(routeKey(namespace, name));
   }
 
   ensureRemoved(namespace: string, name: string): { key: string; removed: boolean } {

@@ -15,8 +15,8 @@
 // Re-creation and every other change go through the provider's update.
 import { ErrorCodes, OutriggerError } from '../../controller/errors.ts';
 import {
-  Labels,
   containerName,
+  ownerLabels,
   containerSpecHash,
   renderCreateOptions,
   validateContainerSpec,
@@ -26,23 +26,11 @@ import {
   type WorkspaceTarget,
 } from '../docker/index.ts';
 
-/** The labels of a home volume, as the provider labels them (docker/labels.ts ownerLabels, role home). */
-export function homeVolumeLabels(spec: ContainerSpec, instance: string): Record<string, string> {
-  return {
-    [Labels.managedBy]: instance,
-    [Labels.role]: 'home',
-    [Labels.ownerKind]: spec.owner.kind,
-    [Labels.ownerNamespace]: spec.owner.namespace,
-    [Labels.ownerName]: spec.owner.name,
-    [Labels.ownerUid]: spec.owner.uid,
-  };
-}
-
 /** The provider's create request with the home volume's labels on its mount. Holds secret env: never log it. */
 export function createRequest(spec: ContainerSpec, instance: string): ReturnType<typeof renderCreateOptions> {
   const options = renderCreateOptions(spec, instance);
   for (const mount of options.HostConfig?.Mounts ?? []) {
-    if (mount.Type === 'volume' && mount.Source === spec.home.volume) Object.assign(mount, { VolumeOptions: { Labels: homeVolumeLabels(spec, instance) } });
+    if (mount.Type === 'volume' && mount.Source === spec.home.volume) Object.assign(mount, { VolumeOptions: { Labels: ownerLabels(spec.owner, instance, 'home') } });
   }
   return options;
 }
