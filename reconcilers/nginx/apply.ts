@@ -3,7 +3,7 @@
 //
 //   observe   hashes of every file under <configDir> (one command), the live generation, the state
 //   write     only missing or changed files (hand edits are overwritten), keys and certificates
-//             (0600) before the configurations that use them
+//             (0600) before the configurations that use them; new files in one archive
 //   stage     a new generation index; `current` is switched to it by an atomic symlink rename
 //   test      the host's full configuration (`nginx -t`); on failure the failing routes are found
 //             and quarantined, their previous version (if any) kept, every other route applied
@@ -18,7 +18,7 @@
 // only reads it on reload, which happens after a passing test, so the running server never sees it.
 import { posix } from 'node:path';
 import { OutriggerError, errorCode, errorMessage } from '../../controller/errors.ts';
-import { assertRemotePath, type SshConnection } from '../ssh/index.ts';
+import { assertRemotePath, writeNewFiles, type SshConnection } from '../ssh/index.ts';
 import { isolateFailures, type TestOutcome } from './isolate.ts';
 import { nginxMessage, routesNamed, severeLogLines, warningsFor } from './messages.ts';
 import { renderIndex, renderResolver, sha256, type RenderedFile, type RenderedFileKind, type RenderedRoute } from './render.ts';
@@ -101,6 +101,12 @@ function fromRendered(r: RenderedRoute): Candidate {
 function fromLive(key: string, r: LiveRoute): Candidate {
   return { key, version: 'live', serverNames: r.serverNames, ports: r.ports, hash: r.hash, serverInclude: r.serverInclude, ...(r.httpInclude ? { httpInclude: r.httpInclude } : {}), files: r.files };
 }
+
+/** How often verification asks the status server which generation answers. */
+const VERIFY_POLL_MS = 30;
+
+/** Files nginx reads secrets from: on disk before any configuration that names them. */
+const SECRET_KINDS: ReadonlySet<string> = new Set(['key', 'certificate', 'htpasswd']);
 
 function modeFor(kind: RenderedFileKind | string, workerGid: number | undefined): { mode: number; group?: number } {
   if (kind === 'key' || kind === 'certificate') return { mode: 0o600 };
@@ -185,8 +191,6 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   const report: ApplyReport = { generation: null, reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, routes: new Map(), orphansRemoved: [] };
 
   // ---- observe ----
-  await conn.files.mkdirp(posix.join(dir, 'routes'), op);
-  await conn.files.mkdirp(posix.join(dir, 'generations'), op);
   const state = parseState((await conn.files.readFile(statePath(dir), op))?.toString('utf8') ?? null, dir);
   const resolvers = parseResolvConf((await conn.files.readFile(settings.resolvConf, op))?.toString('utf8') ?? null);
   const listing = await conn.exec(['find', dir, '-type', 'f', '-exec', 'sha256sum', '--', '{}', '+'], { timeoutMs: 60_000, ...op });
@@ -222,6 +226,14 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
     if (live && !kept.some((c) => c.key === key)) kept.push(fromLive(key, live));
   }
   kept.sort((a, b) => (a.key < b.key ? -1 : 1));
+  if (state.current === null && state.owned.length === 0 && kept.length === 0) {
+    // Nothing was ever live here and nothing is wanted (a host checked for leftovers): the host
+    // is left exactly as it was, without so much as a directory or a reload.
+    for (const [key, intent] of intents) if (intent.remove) report.routes.set(key, { state: 'Removed', warnings: [] });
+    return report;
+  }
+  await conn.files.mkdirp(posix.join(dir, 'routes'), op);
+  await conn.files.mkdirp(posix.join(dir, 'generations'), op);
 
   // ---- write ----
   const toWrite: RenderedFile[] = [];
@@ -239,18 +251,23 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
     // Record ownership before writing, so a crash mid-apply leaves nothing we would not collect.
     state.owned = [...new Set([...state.owned, ...toWrite.map((f) => f.path)])];
     await conn.files.writeFileAtomic(statePath(dir), serializeState(state), { mode: 0o600, ...op });
-    // Directories holding a file we listed exist already; the rest are made in one command
-    // rather than a round trip each (they are our own generated paths under configDir).
+    // Every new version has new paths (file names carry their content hash), and those go to the
+    // host in one archive; tar makes their directories. A path that exists (a hand edit being
+    // undone) is replaced atomically on its own, as is a file that needs a group; their missing
+    // directories are made in one command. Secrets are on disk before the configurations.
+    const oneByOne = (f: RenderedFile) => onDisk.has(f.path) || modeFor(f.kind, ctx.workerGid).group !== undefined;
     const existing = new Set([...onDisk.keys()].map((f) => posix.dirname(f)));
-    const missingDirs = [...new Set(toWrite.map((f) => posix.dirname(f.path)))].filter((d) => !existing.has(d)).sort();
+    const missingDirs = [...new Set(toWrite.filter(oneByOne).map((f) => posix.dirname(f.path)))].filter((d) => !existing.has(d)).sort();
     for (const d of missingDirs) assertRemotePath(d);
     for (let i = 0; i < missingDirs.length; i += 500) {
       await conn.run(['mkdir', '-p', '-m', '0755', '--', ...missingDirs.slice(i, i + 500)], { timeoutMs: 60_000, ...op });
     }
-    for (const kind of ['key', 'certificate', 'htpasswd', 'http', 'server'] as const) {
-      const batch = toWrite.filter((f) => f.kind === kind);
-      await pooled(batch, 32, (f) => conn.files.writeFileAtomic(f.path, f.content, { ...modeFor(f.kind, ctx.workerGid), ...op }));
-    }
+    const writeOne = (f: RenderedFile) => conn.files.writeFileAtomic(f.path, f.content, { ...modeFor(f.kind, ctx.workerGid), ...op });
+    const isSecret = (f: RenderedFile) => SECRET_KINDS.has(f.kind);
+    await pooled(toWrite.filter((f) => oneByOne(f) && isSecret(f)), 32, writeOne);
+    const bulk = toWrite.filter((f) => !oneByOne(f)).sort((a, b) => Number(isSecret(b)) - Number(isSecret(a)));
+    await writeNewFiles(conn, dir, bulk.map((f) => ({ path: f.path, content: f.content, mode: modeFor(f.kind, ctx.workerGid).mode })), op);
+    await pooled(toWrite.filter((f) => oneByOne(f) && !isSecret(f)), 32, writeOne);
     report.filesWritten = toWrite.length;
   }
 
@@ -449,12 +466,13 @@ async function reloadAndVerify(ctx: ApplyContext, generation: string, logStart: 
   const r = await conn.exec(commandFor(settings, 'reload'), { timeoutMs: 60_000, ...op });
   if (r.code !== 0) return `the reload command failed: ${nginxMessage(`${r.stderr}\n${r.stdout}`)}`;
   const deadline = Date.now() + (ctx.verifyTimeoutMs ?? 15_000);
-  // nginx starts new workers, waits ~100 ms, then tells the old ones to stop accepting: the new
-  // generation must answer alone for a while before the old one can be called gone.
-  const settleMs = ctx.settleMs ?? 300;
+  // nginx's master starts the new workers, sleeps 100 ms, then tells the old ones to stop accepting
+  // (ngx_master_process_cycle): the new generation must answer alone past that before the old one
+  // can be called gone.
+  const settleMs = ctx.settleMs ?? 150;
   let seen: string | null = null;
   let newSince: number | undefined;
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
+  while (Date.now() < deadline) {
     if (checkLog) {
       const log = (await conn.files.readFrom(settings.errorLogFile, logStart, op))?.toString('utf8') ?? '';
       const severe = severeLogLines(log).map((l) => nginxMessage(l));
@@ -464,11 +482,12 @@ async function reloadAndVerify(ctx: ApplyContext, generation: string, logStart: 
     if (seen === generation) {
       newSince ??= Date.now();
       if (Date.now() - newSince >= settleMs) return null;
-      await new Promise((resolve) => setTimeout(resolve, 40));
-      continue;
+    } else {
+      newSince = undefined;
     }
-    newSince = undefined;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** attempt, 250)));
+    // Each poll is one request over the open connection: polling often costs little and saves the
+    // time a growing backoff would add after a reload of many servers.
+    await new Promise((resolve) => setTimeout(resolve, VERIFY_POLL_MS));
   }
   return seen === null
     ? `nothing answered on 127.0.0.1:${settings.statusPort}; check that nginx runs and its http block includes ${settings.configDir}/current/*.conf`

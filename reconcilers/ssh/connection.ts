@@ -198,7 +198,8 @@ export class SshConnection {
     return channel;
   }
 
-  private count(what: keyof SshCounters, n = 1): void {
+  /** Adds to this connection's and the pool's counters (helpers built on exec count their files here). */
+  count(what: keyof SshCounters, n = 1): void {
     this.counters[what] += n;
     this.totals[what] += n;
   }

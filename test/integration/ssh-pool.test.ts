@@ -2,9 +2,9 @@
 // pinned host key, commands with quoted arguments, atomic SFTP writes, timeouts and recovery.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SshPool, type SshTarget } from '../../reconcilers/ssh/index.ts';
+import { SshPool, writeNewFiles, type SshTarget } from '../../reconcilers/ssh/index.ts';
 import { hostsSkipReason, startTestHosts, type TestHost, type TestHosts } from '../fixtures/hosts.ts';
 import { waitFor } from '../fixtures/wait.ts';
 
@@ -62,6 +62,33 @@ describe('SSH provider on real sshd', { skip: hostsSkipReason() }, () => {
     // No temporary file is left behind.
     const entries = await c.files.readdir(join(a.dir, 'keys'));
     assert.deepEqual(entries?.map((e) => e.name), ['tls.key']);
+  });
+
+  it('writes many new files in one archive: modes kept, directories made, two commands, an existing file never replaced', async () => {
+    const c = pool.connection(target(a));
+    const base = join(a.dir, 'bulk');
+    await c.files.mkdirp(base);
+    const files = Array.from({ length: 300 }, (_, i) => ({
+      // Deep enough that some names need tar's long-name headers.
+      path: join(base, 'routes', `team-${i % 7}_route-with-a-rather-long-name-${i}`, i % 3 === 0 ? `tls.${'k'.repeat(40)}.key` : `server.${i}.conf`),
+      content: i === 5 ? Buffer.from([0, 1, 2, 255, 10, 13]) : `server { # ${i}\n}\n`,
+      mode: i % 3 === 0 ? 0o600 : 0o644,
+    }));
+    const before = pool.counters();
+    await writeNewFiles(c, base, files);
+    const after = pool.counters();
+    assert.equal(after.commandsRun - before.commandsRun, 2, 'one tar and one sync');
+    assert.equal(after.filesWritten - before.filesWritten, files.length);
+    for (const f of files) {
+      assert.deepEqual(await readFile(f.path), typeof f.content === 'string' ? Buffer.from(f.content) : f.content, f.path);
+      assert.equal((await stat(f.path)).mode & 0o777, f.mode, `${f.path} has mode ${f.mode.toString(8)}`);
+    }
+
+    const planted = join(base, 'routes', 'planted.conf');
+    await writeFile(planted, 'not ours');
+    await assert.rejects(writeNewFiles(c, base, [{ path: planted, content: 'ours', mode: 0o644 }]), /tar on .* could not write 1 files/);
+    assert.equal(await readFile(planted, 'utf8'), 'not ours', 'an existing file is never replaced');
+    await assert.rejects(writeNewFiles(c, base, [{ path: join(a.dir, 'elsewhere.conf'), content: 'x', mode: 0o644 }]), /not under/);
   });
 
   it('refuses a host whose key is not the pinned one, before offering our key', async () => {

@@ -1,0 +1,82 @@
+// Many new files in one round trip: a tar archive streamed into `tar -x` on the host (the way
+// `kubectl cp` moves files), then one `sync` of exactly those files. Writing 500 files one by one
+// over SFTP costs about six round trips each; this costs two commands.
+//
+// Only for paths that do not exist yet. tar replaces an existing file by removing it first, which
+// leaves a moment with no file at all; `-k` makes tar refuse instead, so a file that appeared since
+// the caller looked is never replaced. Files that exist are for `writeFileAtomic` (temp + rename).
+import { posix } from 'node:path';
+import { pack } from 'tar-stream';
+import { OutriggerError } from '../../controller/errors.ts';
+import type { SshConnection } from './connection.ts';
+import type { OperationOptions } from './deadline.ts';
+import { assertRemotePath } from './sftp.ts';
+
+export interface NewFile {
+  /** Absolute path under the base directory; must not exist yet. */
+  path: string;
+  content: string | Buffer;
+  /** Permission bits, e.g. 0o600 (the owner is the SSH user, as with SFTP). */
+  mode: number;
+}
+
+/** sshd hands the whole command line to `sh -c` as one argument (Linux caps one at 128 KiB). */
+const MAX_COMMAND_LINE = 96 * 1024;
+
+async function archive(baseDir: string, files: readonly NewFile[]): Promise<Buffer> {
+  const tar = pack();
+  const mtime = new Date();
+  for (const f of files) {
+    const name = posix.relative(baseDir, f.path);
+    const content = typeof f.content === 'string' ? Buffer.from(f.content, 'utf8') : f.content;
+    tar.entry({ name, type: 'file', mode: f.mode, size: content.length, mtime, uid: 0, gid: 0 }, content);
+  }
+  tar.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+/** argv chunks of `prefix + paths` that each fit on one command line. */
+function chunked(prefix: string[], paths: readonly string[]): string[][] {
+  const out: string[][] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const p of paths) {
+    if (current.length > 0 && length + p.length + 3 > MAX_COMMAND_LINE) {
+      out.push([...prefix, ...current]);
+      current = [];
+      length = 0;
+    }
+    current.push(p);
+    length += p.length + 3;
+  }
+  if (current.length > 0) out.push([...prefix, ...current]);
+  return out;
+}
+
+/**
+ * Writes `files` (all under `baseDir`; tar makes missing directories) and flushes them to disk.
+ * The host needs `tar` and a `sync` that takes files (GNU coreutils 8.24+, BusyBox 1.25+).
+ */
+export async function writeNewFiles(conn: SshConnection, baseDir: string, files: readonly NewFile[], opts: OperationOptions = {}): Promise<void> {
+  if (files.length === 0) return;
+  assertRemotePath(baseDir);
+  for (const f of files) {
+    assertRemotePath(f.path);
+    if (!f.path.startsWith(`${baseDir}/`)) throw new OutriggerError('SshInvalidPath', `refusing to write ${f.path}: it is not under ${baseDir}`);
+  }
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const op = { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
+  // -x extract, -o do not restore owners (files belong to the SSH user), -k never replace an existing
+  // file, -f - read the archive from stdin, -C into baseDir. GNU tar and BusyBox tar both take these.
+  const extract = await conn.exec(['tar', '-x', '-o', '-k', '-f', '-', '-C', baseDir], { ...op, stdin: await archive(baseDir, files) });
+  if (extract.code !== 0) {
+    throw new OutriggerError('SshCommandFailed', `tar on ${conn.address} could not write ${files.length} files under ${baseDir}: ${(extract.stderr || extract.stdout).trim().slice(-1000)}`);
+  }
+  // Durable before any configuration refers to them: a host that loses power after the reload must
+  // not come back with empty files that stop nginx from starting.
+  for (const argv of chunked(['sync', '--'], files.map((f) => f.path))) await conn.run(argv, op);
+  conn.count('filesWritten', files.length);
+  conn.count('bytesWritten', files.reduce((n, f) => n + Buffer.byteLength(f.content), 0));
+}
