@@ -65,6 +65,8 @@ export interface HostApplyStatus {
   reloads: number;
   lastApply?: { at: Date; durationMs: number; tests: number; filesWritten: number; filesRemoved: number; reloaded: boolean };
   lastError?: { code: string; message: string };
+  /** Routes live on the host after the last apply that reached it (unknown before). */
+  liveRoutes?: number;
 }
 
 interface Waiter { resolve: (r: RouteApplyResult) => void }
@@ -278,8 +280,12 @@ export class NginxHostApplier {
       }
       this.stats.generation = report.generation ?? this.stats.generation;
       this.stats.lastApply = { at, durationMs: Date.now() - started, tests: report.tests, filesWritten: report.filesWritten, filesRemoved: report.filesRemoved, reloaded: report.reloaded };
-      if (report.hostError) this.stats.lastError = report.hostError;
-      else delete this.stats.lastError;
+      if (report.hostError) {
+        this.stats.lastError = report.hostError;
+      } else {
+        delete this.stats.lastError;
+        this.stats.liveRoutes = [...report.routes.values()].filter((r) => r.liveHash !== undefined && r.state !== 'Removed' && r.state !== 'Failed').length;
+      }
       this.log.info({ host: this.settings.configDir, ...this.stats.lastApply, routes: report.routes.size, generation: report.generation }, 'nginx apply finished');
       if (report.orphansRemoved.length > 0 && report.reloaded) this.log.info({ host: this.settings.configDir, routes: report.orphansRemoved }, 'removed routes whose ProxyRoute no longer exists');
     } else {

@@ -7,11 +7,11 @@
 //   a backoff, so a dead host costs one attempt per backoff step instead of one per route;
 // - a drift check: every driftIntervalMs the applier re-hashes the host's files and rewrites what
 //   was edited or deleted by hand (no test and no reload when nothing differs);
-// - orphans: a route live on the host whose ProxyRoute is gone without its finalizer having run
-//   (deleted while the controller was down, the finalizer removed by hand) is taken off the host
-//   by the next apply or drift check.
+// - orphans: a route live on the host whose ProxyRoute is gone (deleted while the controller was
+//   down) is taken off the host by the next apply or drift check; every Host with nginx is checked once when the controller starts leading, so leftovers
+//   go even from a host no route uses any more.
 import { createHash } from 'node:crypto';
-import { ErrorCodes, OutriggerError, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
+import { ErrorCodes, OutriggerError, errorMessage, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
 import type { Host } from '../../crds/index.ts';
 import type { HostConnections } from '../hosts.ts';
 import { NginxHostApplier, routeKey, settingsFromHostSpec, type ApplierOptions, type HostApplyStatus, type NginxHostSettings, type NginxRouteInput, type RouteApplyResult, type RouteObservation } from '../nginx/index.ts';
@@ -63,8 +63,8 @@ interface HostNginxDeps {
   connect: () => ReturnType<HostConnections['ssh']>;
   enqueue: (key: ObjectKey) => void;
   log: Logger;
-  /** Whether a ProxyRoute exists (the informer, once synced); false makes its live route an orphan. */
-  routeExists?: (key: ObjectKey) => boolean;
+  /** Whether a ProxyRoute exists and is not being deleted (the informer, once synced); false makes its live route an orphan. */
+  routeWanted?: (key: ObjectKey) => boolean;
 }
 
 export class HostNginx {
@@ -104,7 +104,7 @@ export class HostNginx {
       ...(opts.maxDelayMs !== undefined ? { maxDelayMs: opts.maxDelayMs } : {}),
       ...(opts.quarantineRetryMs !== undefined ? { quarantineRetryMs: opts.quarantineRetryMs } : {}),
       ...(opts.applyFn ? { applyFn: opts.applyFn } : {}),
-      ...(deps.routeExists ? { orphaned: (key: string) => !deps.routeExists!(requestOfRouteKey(key)) } : {}),
+      ...(deps.routeWanted ? { orphaned: (key: string) => !deps.routeWanted!(requestOfRouteKey(key)) } : {}),
     });
     this.applier.onSettled((key, result) => this.settled(key, result));
     this.scheduleDriftCheck();
@@ -193,8 +193,13 @@ export class HostNginx {
     this.retryTimer?.cancel();
     this.retryTimer = this.clock.setTimer(() => {
       this.retryTimer = undefined;
-      if (!this.closed && this.routes.size > 0) void this.applier.resync().catch(() => {});
+      if (!this.closed && this.hasWork()) void this.applier.resync().catch(() => {});
     }, delay);
+  }
+
+  /** Something to look after: a route names this host, or routes may still be live there. */
+  private hasWork(): boolean {
+    return this.routes.size > 0 || (this.applier.status().liveRoutes ?? 1) > 0;
   }
 
   private scheduleDriftCheck(): void {
@@ -202,7 +207,7 @@ export class HostNginx {
     if (every <= 0 || this.closed) return;
     this.driftTimer = this.clock.setTimer(() => {
       // While the gate is closed the retry timer owns the next attempt.
-      if (!this.closed && this.routes.size > 0 && !this.gate()) void this.applier.resync().catch(() => {});
+      if (!this.closed && this.hasWork() && !this.gate()) void this.applier.resync().catch(() => {});
       this.scheduleDriftCheck();
     }, every);
   }
@@ -216,11 +221,11 @@ export class HostNginxRegistry {
   private readonly enqueue: (key: ObjectKey) => void;
   private readonly log: Logger;
   private readonly opts: HostNginxOptions;
-  private readonly routeExists: ((key: ObjectKey) => boolean) | undefined;
+  private readonly routeWanted: HostNginxDeps['routeWanted'];
 
-  constructor(deps: { hosts: Informer<Host>; connections: HostConnections; enqueue: (key: ObjectKey) => void; log: Logger; routeExists?: (key: ObjectKey) => boolean }, opts: HostNginxOptions = {}) {
+  constructor(deps: { hosts: Informer<Host>; connections: HostConnections; enqueue: (key: ObjectKey) => void; log: Logger; routeWanted?: HostNginxDeps['routeWanted'] }, opts: HostNginxOptions = {}) {
     this.hosts = deps.hosts;
-    this.routeExists = deps.routeExists;
+    this.routeWanted = deps.routeWanted;
     this.connections = deps.connections;
     this.enqueue = deps.enqueue;
     this.log = deps.log;
@@ -246,7 +251,7 @@ export class HostNginxRegistry {
       if (!current) throw new OutriggerError(ErrorCodes.ReferenceNotFound, `Host ${key} no longer exists`);
       return this.connections.ssh(current);
     };
-    const created = new HostNginx(host, settings, { connect, enqueue: this.enqueue, log: this.log.child({ host: key }), ...(this.routeExists ? { routeExists: this.routeExists } : {}) }, this.opts);
+    const created = new HostNginx(host, settings, { connect, enqueue: this.enqueue, log: this.log.child({ host: key }), ...(this.routeWanted ? { routeWanted: this.routeWanted } : {}) }, this.opts);
     this.byHost.set(key, created);
     return created;
   }
@@ -256,11 +261,27 @@ export class HostNginxRegistry {
   }
 
   /**
-   * A ProxyRoute vanished without its finalizer having run: every host that served it takes it
-   * off now (the reconcile of a missing object calls this; after a restart the orphan check does).
+   * The route is gone or going: every host this process gave it to takes it off. Hosts it was live
+   * on before a restart find it by the orphan check.
    */
   forgetRoute(req: ObjectKey): void {
     for (const h of this.byHost.values()) if (h.knows(req.namespace ?? '', req.name)) h.ensureRemoved(req.namespace ?? '', req.name);
+  }
+
+  /**
+   * Checks a Host's managed nginx configuration once, even if no route names the Host: routes live
+   * there whose ProxyRoute is gone are removed (the caller waits until the route cache has synced).
+   */
+  sweep(host: Host): void {
+    if (!host.spec.nginx || !host.spec.ssh || host.metadata.deletionTimestamp) return;
+    let nginx: HostNginx;
+    try {
+      nginx = this.forHost(host);
+    } catch (err) {
+      this.log.debug({ host: `${host.metadata.namespace}/${host.metadata.name}`, err: errorMessage(err) }, 'not checking a Host whose nginx settings are unusable');
+      return;
+    }
+    void nginx.applier.resync().catch(() => {});
   }
 
   /** The host is gone: stop its timers. */

@@ -46,12 +46,29 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
   const hostNginx = new HostNginxRegistry(
     {
       hosts: platform.hosts, connections: platform.connections, enqueue: (key) => controller?.enqueue(key), log: manager.log.child({ controller: 'proxyroute', component: 'nginx' }),
-      // Only a synced cache may call a route gone; until then every live route is kept.
-      routeExists: (key) => !routes.hasSynced() || routes.get(`${key.namespace}/${key.name}`) !== undefined,
+      // Only a synced cache may call a route unwanted; until then every live route is kept.
+      routeWanted: (key) => {
+        if (!routes.hasSynced()) return true;
+        const route = routes.get(`${key.namespace}/${key.name}`);
+        return route !== undefined && !route.metadata.deletionTimestamp;
+      },
     },
     { ...opts, quarantineRetryMs },
   );
   manager.once('stopped', () => hostNginx.closeAll());
+  // Leftovers of routes deleted while no controller ran are found by checking every Host with nginx
+  // once this process leads and its caches are complete, and every Host added later.
+  let sweeping = false;
+  manager.once('leading', () => {
+    void Promise.all([routes.waitForSync(), platform.hosts.waitForSync()]).then(() => {
+      sweeping = true;
+      for (const h of platform.hosts.list()) hostNginx.sweep(h);
+    });
+  });
+  platform.hosts.addHandler({
+    onAdd: (h) => { if (sweeping) hostNginx.sweep(h); },
+    onDelete: (h) => hostNginx.drop(`${h.metadata.namespace}/${h.metadata.name}`),
+  });
   const reconciler = new ProxyRouteReconciler({
     client: manager.client<ProxyRoute>(proxyRouteRef),
     cache: routes,

@@ -1,19 +1,26 @@
 // The ProxyRoute reconcile, in named steps:
-//   load -> gone? take it off any host that still serves it (its finalizer was removed by hand)
-//        -> deleting? remove from the host, then drop the finalizer
+//   load -> gone? take it off any host that still serves it
+//        -> deleting? take it off its host; drop the finalizer of an older version, if it has one
 //        -> validate the spec again (zod schema + Secret references stay in the namespace)
-//        -> ensure the finalizer -> resolve references (Secrets, Workspace ports)
+//        -> resolve references (Secrets, Workspace ports)
 //        -> validate the rendered input (every value, TLS pair) -> find the Host and its applier
 //        -> host-level failure gate -> ensure (queues a batched apply; never waits for the host)
 //        -> write status from the outcome (only when it changed).
 // The apply itself finishes later; the applier's onSettled enqueues the route again, so this stays
 // level-based: every reconcile starts from the object and the applier's last result.
 //
+// No finalizer, as with ingress controllers: a host's configuration is a function of the routes
+// that name it, so a deleted route is simply absent from the next apply there (spec.hostRef cannot
+// change); one that vanished while the controller was down is an orphan the host's startup check
+// removes. Deleting a route or its namespace never waits for a host, or for Outrigger to be
+// installed at all, and a burst of new routes costs one API write each instead of two. Routes
+// created by older versions still carry `outrigger.dev/cleanup`; it is honoured and removed.
+//
 // Why not reconcileManaged (common/managed.ts): here observe and create are one queued call whose
 // result arrives through onSettled, a quarantined route is a normal outcome rather than an error,
 // and host failures are gated per host rather than retried per route.
 import {
-  addFinalizer, objectKeyString, errorCode, errorMessage, hasFinalizer, isDeleting, isNotFound, isTerminal, KubeApiError, removeFinalizer, realClock,
+  objectKeyString, errorCode, errorMessage, hasFinalizer, isDeleting, isNotFound, isTerminal, KubeApiError, removeFinalizer, realClock,
   updateStatus, ErrorCodes, OutriggerError, TerminalError,
   type Clock, type EventRecorder, type Informer, type ObjectKey, type ReconcileContext, type Reconciler, type ResourceClient, type Result,
 } from '../../controller/index.ts';
@@ -56,7 +63,7 @@ export class ProxyRouteReconciler implements Reconciler {
   async reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<Result> {
     const loaded = await this.load(req, ctx);
     if (!loaded) {
-      // Gone without the finalizer having run (it was removed by hand): nothing may stay on a host.
+      // Deleted: nothing of it may stay on a host.
       this.deps.registry.forgetRoute(req);
       return {};
     }
@@ -65,7 +72,6 @@ export class ProxyRouteReconciler implements Reconciler {
     try {
       const spec = this.validateSpec(route);
       route = { ...route, spec };
-      if (!hasFinalizer(route, outriggerFinalizer)) route = { ...(await addFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal)), spec };
 
       const namespace = route.metadata.namespace ?? 'default';
       const resolution = resolveReferences(namespace, spec, { secrets: this.deps.secrets, workspaces: this.deps.workspaces });
@@ -166,7 +172,11 @@ export class ProxyRouteReconciler implements Reconciler {
   }
 
   private async finalize(route: ProxyRoute, ctx: ReconcileContext): Promise<Result> {
-    if (!hasFinalizer(route, outriggerFinalizer)) return {};
+    if (!hasFinalizer(route, outriggerFinalizer)) {
+      // Held by someone else's finalizer: it is going, so it goes from its host now.
+      this.deps.registry.forgetRoute({ namespace: route.metadata.namespace, name: route.metadata.name ?? '' });
+      return {};
+    }
     const namespace = route.metadata.namespace ?? 'default';
     const name = route.metadata.name ?? '';
     const hostName = hostOfRoute(route);

@@ -32,6 +32,10 @@ export interface Harness {
   workspaces: ResourceClient<Workspace>;
   /** Every log line the controller wrote so far (JSON, one per line). */
   logs(): string;
+  /** Stops the controller (as a crash or an upgrade would); the API and the hosts stay. */
+  stopController(): Promise<void>;
+  /** Starts a new controller process's worth of state: manager, pool, caches (replaces the fields above). */
+  startController(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,15 +48,12 @@ export interface HarnessOptions {
   register?: (platform: Platform) => void;
 }
 
-export async function startHarness(opts: HarnessOptions): Promise<Harness> {
-  const cp = await useControlPlane();
-  const fixture = await startTestHosts(opts.hosts);
-  const ns = await createTestNamespace(cp.kubeConfig, opts.prefix);
-  const chunks: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { chunks.push(chunk.toString()); done(); } });
+interface ControllerParts { manager: Manager; platform: Platform; proxyRoutes: ProxyRouteController }
+
+async function startController(cp: ControlPlane, namespace: string, opts: HarnessOptions, sink: Writable): Promise<ControllerParts> {
   const logger = createLogger({ level: 'debug', destination: sink });
   const manager = new Manager({ kubeConfig: cp.kubeConfig, logger, httpAddress: null, gracefulShutdownMs: 10_000 });
-  const base = createPlatform(manager, { namespace: ns.name });
+  const base = createPlatform(manager, { namespace });
   // A pool that retries a dead host quickly, so recovery tests take seconds rather than the
   // production backoff's half minute.
   const sshPool = new SshPool({ backoff: { initialMs: 200, maxMs: 1_000, jitter: 0.1 }, connectTimeoutMs: 5_000 });
@@ -63,21 +64,42 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const proxyRoutes = addProxyRouteController(platform, { driftIntervalMs: 2_000, retryInitialMs: 300, retryMaxMs: 1_500, ...opts.proxyRoute });
   opts.register?.(platform);
   await manager.start();
+  return { manager, platform, proxyRoutes };
+}
+
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const cp = await useControlPlane();
+  const fixture = await startTestHosts(opts.hosts);
+  const ns = await createTestNamespace(cp.kubeConfig, opts.prefix);
+  const chunks: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, done) { chunks.push(chunk.toString()); done(); } });
   const rest = new KubeRest(cp.kubeConfig);
-  return {
-    cp, fixture, hosts: fixture.hosts, ns, manager, platform, proxyRoutes, rest,
+  let running: boolean;
+  const harness: Harness = {
+    cp, fixture, hosts: fixture.hosts, ns, rest,
+    ...(await startController(cp, ns.name, opts, sink)),
     routes: new ResourceClient<ProxyRoute>(rest, proxyRouteRef),
     hostObjects: new ResourceClient<Host>(rest, hostRef),
     secrets: new ResourceClient<SecretObject>(rest, secretRef),
     workspaces: new ResourceClient<Workspace>(rest, workspaceRef),
     logs: () => chunks.join(''),
+    async stopController() {
+      running = false;
+      await harness.manager.stop();
+    },
+    async startController() {
+      Object.assign(harness, await startController(cp, ns.name, opts, sink));
+      running = true;
+    },
     async stop() {
-      await manager.stop();
+      if (running) await harness.manager.stop();
       rest.close();
       await fixture.teardown();
       await ns.delete();
     },
   };
+  running = true;
+  return harness;
 }
 
 export const b64 = (s: string): string => Buffer.from(s).toString('base64');
