@@ -160,6 +160,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     try {
       settled = { result: await this.reconciler.reconcile(parseObjectKey(key), { signal, log }), failed: false };
     } catch (error) {
+      if (this.stopController.signal.aborted && !timeout.aborted) {
+        // Cut short by our own shutdown: not a failure, and the next process starts from the object.
+        log.debug({ err: errorMessage(error) }, 'reconcile cancelled: the controller is stopping');
+        return;
+      }
       const cause = timeout.aborted ? new OutriggerError(ErrorCodes.ReconcileTimeout, `reconcile exceeded ${this.reconcileTimeoutMs} ms`, { cause: error }) : error;
       settled = { error: cause, failed: true };
     }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Controller } from '../../../controller/controller.ts';
 import { Informer, type ListWatchSource } from '../../../controller/informer.ts';
-import { silentLogger } from '../../../controller/logger.ts';
+import { createLogger, silentLogger } from '../../../controller/logger.ts';
+import { Writable } from 'node:stream';
 import { RuntimeMetrics } from '../../../controller/metrics.ts';
 import { TerminalError } from '../../../controller/errors.ts';
 import type { KubeObject, ObjectKey } from '../../../controller/kube/resource.ts';
@@ -50,6 +51,32 @@ describe('Controller', () => {
     await informer.stop();
     assert.equal(calls, 2);
     assert.equal(maxRunning, 1);
+  });
+
+  it('a reconcile cut short by stop() is neither an error nor a warning', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }) });
+    const informer = new Informer({ name: 't', source: emptySource, logger: silentLogger });
+    let started!: () => void;
+    const inFlight = new Promise<void>((r) => { started = r; });
+    const controller = new Controller({
+      name: 'test', informer, logger, metrics: new RuntimeMetrics(), workers: 1, backoff: { initialMs: 1, maxMs: 1 },
+      reconciler: {
+        reconcile: (_req, ctx) => new Promise((_resolve, reject) => {
+          started();
+          ctx.signal.addEventListener('abort', () => reject(new Error('The operation was aborted')), { once: true });
+        }),
+      },
+    });
+    informer.start();
+    await controller.start();
+    controller.enqueue({ namespace: 'ns', name: 'a' });
+    await inFlight;
+    await controller.stop();
+    await informer.stop();
+    assert.equal(controller.counts.error, 0);
+    assert.ok(lines.some((l) => l.includes('reconcile cancelled: the controller is stopping')), 'said at debug level');
+    assert.ok(!lines.some((l) => l.includes('"level":"warn"')), `no warning: ${lines.join('')}`);
   });
 
   it('retries thrown errors and rejections, counts terminal errors without retrying them', async () => {
