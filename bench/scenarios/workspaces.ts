@@ -13,9 +13,9 @@
 // (target 0) and the Docker API calls per engine resync (target: one list per Host). It starts
 // what it needs: a private control plane, dockerd if no engine answers, the test image.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import type { BenchScenario } from '../run.ts';
+import { median, pooled, settle } from '../measure.ts';
 import { Informer, KubeRest, Manager, ResourceClient, createLogger, resourceSource, type KubeObject } from '../../controller/index.ts';
 import { workspaceSpecSchema } from '../../crds/index.ts';
 import { hostRef, workspaceRef } from '../../reconcilers/common/kinds.ts';
@@ -44,37 +44,11 @@ function manifest(i: number, image: string, namespace: string): Obj {
   };
 }
 
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
-
 async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Busy and total CPU ticks of the whole machine. */
-function cpuTicks(): { busy: number; total: number } {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = fields[3]! + (fields[4] ?? 0);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-/** Waits (at most a minute) until the machine is mostly idle for two seconds running. */
-async function settle(): Promise<void> {
-  let quiet = 0;
-  for (let i = 0; i < 60 && quiet < 2; i++) {
-    const a = cpuTicks();
-    await new Promise((r) => setTimeout(r, 1000));
-    const b = cpuTicks();
-    quiet = (b.busy - a.busy) / Math.max(1, b.total - a.total) < 0.15 ? quiet + 1 : 0;
   }
 }
 
@@ -96,7 +70,7 @@ async function runBaseline(docker: Dockerode, image: string, concurrency: number
   await settle();
   const started = performance.now();
   try {
-    await pool(requests, concurrency, async (req) => {
+    await pooled(requests, concurrency, async (req) => {
       const c = await docker.createContainer(req);
       await c.start();
     });
@@ -144,7 +118,7 @@ async function runOutrigger(cp: ControlPlane, docker: Dockerode, image: string, 
     const calls0 = platform.engines.calls.total;
     const workspaces = new ResourceClient<Obj>(rest, workspaceRef);
     const started = performance.now();
-    await pool(Array.from({ length: COUNT }, (_, i) => i), 32, async (i) => { await workspaces.create(manifest(i, image, namespace)); });
+    await pooled(Array.from({ length: COUNT }, (_, i) => i), 32, async (i) => { await workspaces.create(manifest(i, image, namespace)); });
     const appliedMs = performance.now() - started;
     await waitUntil(() => readyAt.size >= COUNT, 10 * 60_000, `${COUNT} Workspaces Ready`);
     const allReadyMs = Math.max(...readyAt.values()) - started;
@@ -196,11 +170,6 @@ async function runOutrigger(cp: ControlPlane, docker: Dockerode, image: string, 
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const scenario: BenchScenario = {
   description: `${COUNT} Workspaces applied at once on the local Docker engine until all Ready, vs the same ${COUNT} containers created and started directly through dockerode (${ROUNDS} rounds)`,
