@@ -8,8 +8,8 @@
 // - a drift check: every driftIntervalMs the applier re-hashes the host's files and rewrites what
 //   was edited or deleted by hand (no test and no reload when nothing differs);
 // - orphans: a route live on the host whose ProxyRoute is gone (deleted while the controller was
-//   down) is taken off the host by the next apply or drift check; every Host with nginx is checked once when the controller starts leading, so leftovers
-//   go even from a host no route uses any more.
+//   down) is taken off the host by the next apply or drift check; every Host with nginx is checked
+//   once when the controller starts leading, so leftovers go even from a host no route uses.
 import { createHash } from 'node:crypto';
 import { ErrorCodes, OutriggerError, errorMessage, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
 import type { Host } from '../../crds/index.ts';
