@@ -7,14 +7,18 @@
 // `kubectl wait` sees, and the figure the target applies to). Rounds alternate which side goes first and
 // let the machine go quiet before each timed run; the ratio is the median of the rounds' ratios.
 // A third figure, the API floor, is what the controller's unavoidable Kubernetes writes (one status
-// per route) cost alone.
+// per route) cost alone. The controller also runs standalone, as `npm start` does: against the
+// embedded API server in the same process, for teams without a cluster.
 // Knobs: PROXYROUTE_BENCH_ROUNDS (default 5); BENCH_TIMELINE=1 prints progress every 250 ms;
 // BENCH_PROXYROUTE_OPTIONS (JSON) overrides the controller's options, e.g. '{"workers":8}'.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { BenchScenario } from '../run.ts';
 import { median, pooled, settle } from '../measure.ts';
 import { KubeRest, Manager, ResourceClient, createLogger } from '../../controller/index.ts';
+import { startEmbeddedServer } from '../../embedded/start.ts';
 import type { Host, ProxyRoute } from '../../crds/index.ts';
 import { createPlatform } from '../../reconcilers/platform.ts';
 import { hostRef, proxyRouteRef, secretRef } from '../../reconcilers/common/kinds.ts';
@@ -239,26 +243,34 @@ export default {
     const unavailable = hostFixtureUnavailableReason();
     if (unavailable) throw new Error(`test hosts are needed: ${unavailable}`);
     const cp = await startControlPlane();
+    const stateDir = mkdtempSync(join(tmpdir(), 'outrigger-bench-embedded-'));
+    const embedded = await startEmbeddedServer({ stateDir, port: 0 });
+    const standaloneConfig = new KubeConfig();
+    standaloneConfig.loadFromFile(embedded.kubeconfigPath);
     const fixture = await startTestHosts(2);
     const [baseHost, ctrlHost] = fixture.hosts as [TestHost, TestHost];
     const report: Record<string, number | string> = { routes: ROUTES };
     try {
       const ratios: number[] = [];
       const servedRatios: number[] = [];
+      const standaloneRatios: number[] = [];
       const baselines: number[] = [];
       let last: ControllerRun | undefined;
       let base: Awaited<ReturnType<typeof runBaseline>> | undefined;
       for (let round = 1; round <= ROUNDS; round++) {
-        // Even rounds run the controller first, so a drift in the machine's speed favours neither side.
+        // Even rounds run the controllers first, so a drift in the machine's speed favours neither side.
         const controllerFirst = round % 2 === 0;
         if (controllerFirst) last = await runController(cp.kubeConfig, ctrlHost, round);
+        const standalone = await runController(standaloneConfig, ctrlHost, round);
         base = await runBaseline(baseHost, round);
         if (!controllerFirst) last = await runController(cp.kubeConfig, ctrlHost, round);
         const ratio = last!.convergeMs / base.ms;
         ratios.push(ratio);
         servedRatios.push(last!.servedMs / base.ms);
+        standaloneRatios.push(standalone.convergeMs / base.ms);
         baselines.push(base.ms);
         report[`round ${round}: baseline served / controller served / all Ready (ms)`] = `${base.ms.toFixed(0)} / ${last!.servedMs.toFixed(0)} / ${last!.convergeMs.toFixed(0)}`;
+        report[`round ${round}: standalone served / all Ready (ms)`] = `${standalone.servedMs.toFixed(0)} / ${standalone.convergeMs.toFixed(0)}`;
       }
       const rest = new KubeRest(cp.kubeConfig);
       await settle();
@@ -268,6 +280,7 @@ export default {
         ...report,
         'ratio controller all Ready / baseline, median of rounds (target <= 1.5)': Number(median(ratios).toFixed(2)),
         'ratio controller served / baseline, median of rounds': Number(median(servedRatios).toFixed(2)),
+        'ratio standalone all Ready / baseline, median of rounds': Number(median(standaloneRatios).toFixed(2)),
         'baseline: SSH connections / reloads': `${base!.connections} / ${base!.reloads}`,
         'controller (last round): nginx reloads (applier / nginx log)': last!.reloads,
         'controller (last round): applies (nginx -t runs in them)': last!.applies,
@@ -281,6 +294,8 @@ export default {
       };
     } finally {
       await fixture.teardown();
+      await embedded.close();
+      rmSync(stateDir, { recursive: true, force: true });
       await cp.stop();
     }
   },
