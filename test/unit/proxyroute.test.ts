@@ -277,4 +277,33 @@ describe('HostNginx: host-level failures are retried per host, not per route', (
     await drain();
     assert.equal(t.applies.length, 2, 'nothing after close');
   });
+
+  it('keeps checking a host no route names only while routes may still be live there', async () => {
+    const clock = new FakeClock(1_000_000);
+    let liveOnHost = ['ns_left-behind'];
+    let applies = 0;
+    const nginx = new HostNginx(host, settings, { connect: () => ({}) as SshConnection, enqueue: () => {}, log: silentLogger }, {
+      clock, quietMs: 10, maxDelayMs: 100, driftIntervalMs: 30_000,
+      applyFn: async () => {
+        applies++;
+        // What the host had live is reported, then it is gone (collected as an orphan).
+        const routes = new Map(liveOnHost.map((k) => [k, { state: 'Applied' as const, liveHash: 'sha256:x', warnings: [] }]));
+        liveOnHost = [];
+        return { generation: 'g', reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, orphansRemoved: [], routes };
+      },
+    });
+    void nginx.applier.resync(); // what the startup check does
+    clock.advance(10);
+    await drain();
+    assert.equal(applies, 1);
+    assert.equal(nginx.status().liveRoutes, 1);
+    clock.advance(30_000);
+    await drain();
+    assert.equal(applies, 2, 'checked again: something was live there');
+    assert.equal(nginx.status().liveRoutes, 0);
+    clock.advance(90_000);
+    await drain();
+    assert.equal(applies, 2, 'nothing live and no route names the host: left alone');
+    nginx.close();
+  });
 });
