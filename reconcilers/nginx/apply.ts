@@ -12,7 +12,7 @@
 //             and nginx is reloaded again
 //   collect   files Outrigger wrote that no live route uses any more (never anything else), and
 //             live routes the caller calls orphaned (their ProxyRoute is gone: deleted while the
-//             controller was down, or its finalizer removed by hand)
+//             controller was down)
 //
 // Between the switch and the end of the test, `current` points at an untested generation; nginx
 // only reads it on reload, which happens after a passing test, so the running server never sees it.

@@ -91,8 +91,8 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     assert.equal((await applier.apply(httpRoute('leftover', h))).state, 'Applied');
     assert.equal((await applier.apply(httpRoute('bystander', h))).state, 'Applied');
     assert.equal((await h.request('http://leftover.test/')).status, 200);
-    // A new applier knows nothing of what is live: as after a restart, while leftover was deleted
-    // and its finalizer never ran.
+    // A new applier knows nothing of what is live: as after a restart, with leftover deleted while
+    // no controller ran.
     const restarted = new NginxHostApplier({ connection: () => pool.connection(targetFor(h)), settings: settingsFor(h), quietMs: 50, maxDelayMs: 500, orphaned: (key) => key === routeKey('team-a', 'leftover') });
     try {
       const app = await restarted.apply(httpRoute('app', h, (r) => { r.routes[0]!.upstream.port = h.upstreams[1]!.port }));
