@@ -223,7 +223,7 @@ export class HostNginxRegistry {
   private readonly opts: HostNginxOptions;
   private readonly routeWanted: HostNginxDeps['routeWanted'];
 
-  constructor(deps: { hosts: Informer<Host>; connections: HostConnections; enqueue: (key: ObjectKey) => void; log: Logger; routeWanted?: HostNginxDeps['routeWanted'] }, opts: HostNginxOptions = {}) {
+  constructor(deps: Omit<HostNginxDeps, 'connect'> & { hosts: Informer<Host>; connections: HostConnections }, opts: HostNginxOptions = {}) {
     this.hosts = deps.hosts;
     this.routeWanted = deps.routeWanted;
     this.connections = deps.connections;
