@@ -18,7 +18,7 @@
 // only reads it on reload, which happens after a passing test, so the running server never sees it.
 import { posix } from 'node:path';
 import { OutriggerError, errorCode, errorMessage } from '../../controller/errors.ts';
-import { assertRemotePath, writeNewFiles, type SshConnection } from '../ssh/index.ts';
+import { assertRemotePath, commandChunks, writeNewFiles, type SshConnection } from '../ssh/index.ts';
 import { isolateFailures, type TestOutcome } from './isolate.ts';
 import { nginxMessage, routesNamed, severeLogLines, warningsFor } from './messages.ts';
 import { renderIndex, renderResolver, sha256, type RenderedFile, type RenderedFileKind, type RenderedRoute } from './render.ts';
@@ -259,9 +259,7 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
     const existing = new Set([...onDisk.keys()].map((f) => posix.dirname(f)));
     const missingDirs = [...new Set(toWrite.filter(oneByOne).map((f) => posix.dirname(f.path)))].filter((d) => !existing.has(d)).sort();
     for (const d of missingDirs) assertRemotePath(d);
-    for (let i = 0; i < missingDirs.length; i += 500) {
-      await conn.run(['mkdir', '-p', '-m', '0755', '--', ...missingDirs.slice(i, i + 500)], { timeoutMs: 60_000, ...op });
-    }
+    for (const argv of commandChunks(['mkdir', '-p', '-m', '0755', '--'], missingDirs)) await conn.run(argv, { timeoutMs: 60_000, ...op });
     const writeOne = (f: RenderedFile) => conn.files.writeFileAtomic(f.path, f.content, { ...modeFor(f.kind, ctx.workerGid), ...op });
     const isSecret = (f: RenderedFile) => SECRET_KINDS.has(f.kind);
     await pooled(toWrite.filter((f) => oneByOne(f) && isSecret(f)), 32, writeOne);

@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { pack } from 'tar-stream';
 import { OutriggerError } from '../../controller/errors.ts';
+import { commandChunks } from './command.ts';
 import type { SshConnection } from './connection.ts';
 import type { OperationOptions } from './deadline.ts';
 import { assertRemotePath } from './sftp.ts';
@@ -19,9 +20,6 @@ export interface NewFile {
   /** Permission bits, e.g. 0o600 (the owner is the SSH user, as with SFTP). */
   mode: number;
 }
-
-/** sshd hands the whole command line to `sh -c` as one argument (Linux caps one at 128 KiB). */
-const MAX_COMMAND_LINE = 96 * 1024;
 
 async function archive(baseDir: string, files: readonly NewFile[]): Promise<Buffer> {
   const tar = pack();
@@ -35,24 +33,6 @@ async function archive(baseDir: string, files: readonly NewFile[]): Promise<Buff
   const chunks: Buffer[] = [];
   for await (const chunk of tar) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
-}
-
-/** argv chunks of `prefix + paths` that each fit on one command line. */
-function chunked(prefix: string[], paths: readonly string[]): string[][] {
-  const out: string[][] = [];
-  let current: string[] = [];
-  let length = 0;
-  for (const p of paths) {
-    if (current.length > 0 && length + p.length + 3 > MAX_COMMAND_LINE) {
-      out.push([...prefix, ...current]);
-      current = [];
-      length = 0;
-    }
-    current.push(p);
-    length += p.length + 3;
-  }
-  if (current.length > 0) out.push([...prefix, ...current]);
-  return out;
 }
 
 /**
@@ -76,7 +56,7 @@ export async function writeNewFiles(conn: SshConnection, baseDir: string, files:
   }
   // Durable before any configuration refers to them: a host that loses power after the reload must
   // not come back with empty files that stop nginx from starting.
-  for (const argv of chunked(['sync', '--'], files.map((f) => f.path))) await conn.run(argv, op);
+  for (const argv of commandChunks(['sync', '--'], files.map((f) => f.path))) await conn.run(argv, op);
   conn.count('filesWritten', files.length);
   conn.count('bytesWritten', files.reduce((n, f) => n + Buffer.byteLength(f.content), 0));
 }

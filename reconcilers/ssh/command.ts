@@ -35,3 +35,26 @@ export function commandLine(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
+
+/** sshd hands the whole command line to `sh -c` as one argument (Linux caps one at 128 KiB). */
+const MAX_COMMAND_LINE = 96 * 1024;
+
+/** `prefix + args` split into argv lists whose command lines each stay under that cap. */
+export function commandChunks(prefix: readonly string[], args: readonly string[]): string[][] {
+  const base = commandLine(prefix).length;
+  const out: string[][] = [];
+  let current: string[] = [];
+  let length = base;
+  for (const arg of args) {
+    const quoted = shellQuote(arg).length + 1;
+    if (current.length > 0 && length + quoted > MAX_COMMAND_LINE) {
+      out.push([...prefix, ...current]);
+      current = [];
+      length = base;
+    }
+    current.push(arg);
+    length += quoted;
+  }
+  if (current.length > 0) out.push([...prefix, ...current]);
+  return out;
+}

@@ -5,5 +5,5 @@ export { SftpFiles, SftpErrorCodes, assertRemotePath, type FileStat, type WriteO
 export { writeNewFiles, type NewFile } from './bulk-write.ts';
 export { SshErrorCodes, type OperationOptions } from './deadline.ts';
 export { parseHostKey, fingerprintOf, type PinnedHostKey } from './hostkey.ts';
-export { commandLine, shellQuote, validateArgv } from './command.ts';
+export { commandChunks, commandLine, shellQuote, validateArgv } from './command.ts';
 export type { SshCounters } from './counters.ts';

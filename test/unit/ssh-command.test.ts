@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { commandLine, shellQuote, validateArgv } from '../../reconcilers/ssh/command.ts';
+import { commandChunks, commandLine, shellQuote, validateArgv } from '../../reconcilers/ssh/command.ts';
 import { fingerprintOf, hostKeyAlgorithms, parseHostKey } from '../../reconcilers/ssh/hostkey.ts';
 import { Semaphore } from '../../reconcilers/ssh/semaphore.ts';
 import { deadline, raceDeadline } from '../../reconcilers/ssh/deadline.ts';
@@ -45,6 +45,18 @@ describe('shell quoting', () => {
     assert.equal(shellQuote('/etc/nginx/nginx.conf'), '/etc/nginx/nginx.conf');
     assert.equal(shellQuote("it's"), `'it'\\''s'`);
     assert.equal(shellQuote(''), "''");
+  });
+
+  it('splits a long argument list into commands that each fit on one shell command line, in order', () => {
+    const paths = Array.from({ length: 2_000 }, (_, i) => `/etc/nginx/outrigger/routes/${'n'.repeat(63)}_${'r'.repeat(63)}-${i}/server.conf`);
+    const chunks = commandChunks(['sync', '--'], paths);
+    assert.ok(chunks.length > 1, 'more than one command');
+    for (const argv of chunks) {
+      assert.deepEqual(argv.slice(0, 2), ['sync', '--']);
+      assert.ok(commandLine(argv).length <= 96 * 1024, `a command line of ${commandLine(argv).length} characters`);
+    }
+    assert.deepEqual(chunks.flatMap((argv) => argv.slice(2)), paths);
+    assert.deepEqual(commandChunks(['mkdir', '-p'], []), []);
   });
 });
 
