@@ -35,6 +35,8 @@ export interface RelatedWatch<R extends KubeObject = KubeObject> {
   informer: Informer<R>;
   /** The keys of primary objects that must be reconciled when this related object changes. */
   map(obj: R): ObjectKey[];
+  /** Which updates of the related object matter (default: all). */
+  predicate?: (oldObj: R, newObj: R) => boolean;
 }
 
 export interface ControllerOptions<T extends KubeObject> {
@@ -47,6 +49,8 @@ export interface ControllerOptions<T extends KubeObject> {
   reconcileTimeoutMs?: number;
   predicate?: UpdatePredicate<T>;
   watches?: RelatedWatch<any>[];
+  /** More informers that must have synced before the first reconcile (what reconciles read). */
+  syncBefore?: Informer<any>[];
   /** Every object is reconciled again this often (default 10 h, +-10%). */
   resyncPeriodMs?: number;
   clock?: Clock;
@@ -64,6 +68,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   private readonly reconcileTimeoutMs: number;
   private readonly predicate: UpdatePredicate<T>;
   private readonly watches: RelatedWatch[];
+  private readonly syncBefore: Informer<any>[];
   private readonly resyncPeriodMs: number;
   private readonly clock: Clock;
   private running: Promise<void>[] = [];
@@ -83,6 +88,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.reconcileTimeoutMs = opts.reconcileTimeoutMs ?? 5 * 60_000;
     this.predicate = opts.predicate ?? generationChanged;
     this.watches = opts.watches ?? [];
+    this.syncBefore = opts.syncBefore ?? [];
     this.resyncPeriodMs = opts.resyncPeriodMs ?? 10 * 60 * 60_000;
     this.clock = opts.clock ?? realClock;
     this.queue = new WorkQueue<string>({ clock: this.clock, backoff: opts.backoff, metrics: this.metrics.queueMetricsFor(opts.name) });
@@ -92,7 +98,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   async start(): Promise<void> {
     this.stopController = new AbortController();
     this.installHandlers();
-    await Promise.all([this.informer.waitForSync(), ...this.watches.map((w) => w.informer.waitForSync())]);
+    await Promise.all([this.informer.waitForSync(), ...this.watches.map((w) => w.informer.waitForSync()), ...this.syncBefore.map((i) => i.waitForSync())]);
     if (this.stopController.signal.aborted) return;
     this.metrics.maxConcurrent.set({ controller: this.name }, this.workers);
     this.metrics.activeWorkers.set({ controller: this.name }, 0);
@@ -115,6 +121,16 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.queue.add(objectKeyString(key));
   }
 
+  /**
+   * Reconcile now and start any backoff afresh: what the key waited for (an engine, a host) is
+   * back, so waiting out a long backoff would only delay recovery.
+   */
+  wake(key: ObjectKey): void {
+    const k = objectKeyString(key);
+    this.queue.forget(k);
+    this.queue.add(k);
+  }
+
   private installHandlers(): void {
     if (this.handlersInstalled) return;
     this.handlersInstalled = true;
@@ -125,7 +141,12 @@ export class Controller<T extends KubeObject = KubeObject> {
     });
     for (const watch of this.watches) {
       const enqueueMapped = (obj: KubeObject) => { for (const key of watch.map(obj)) this.enqueue(key); };
-      watch.informer.addHandler({ onAdd: enqueueMapped, onUpdate: (_old, obj) => enqueueMapped(obj), onDelete: enqueueMapped });
+      const predicate = watch.predicate;
+      watch.informer.addHandler({
+        onAdd: enqueueMapped,
+        onUpdate: (old, obj) => { if (!predicate || predicate(old, obj)) enqueueMapped(obj); },
+        onDelete: enqueueMapped,
+      });
     }
   }
 
@@ -153,13 +174,18 @@ export class Controller<T extends KubeObject = KubeObject> {
 
   private async process(key: string): Promise<void> {
     const log = this.log.child({ key });
-    const timeout = AbortSignal.timeout(this.reconcileTimeoutMs);
+    // The deadline runs on the injectable clock, so a test can drive it.
+    const deadline = new AbortController();
+    const timer = this.clock.setTimer(() => deadline.abort(new Error(`reconcile exceeded ${this.reconcileTimeoutMs} ms`)), this.reconcileTimeoutMs);
+    const timeout = deadline.signal;
     const signal = AbortSignal.any([timeout, this.stopController.signal]);
     const started = this.clock.now();
     let settled: { result?: Result | void; error?: unknown; failed: boolean };
     try {
       settled = { result: await this.reconciler.reconcile(parseObjectKey(key), { signal, log }), failed: false };
+      timer.cancel();
     } catch (error) {
+      timer.cancel();
       if (this.stopController.signal.aborted && !timeout.aborted) {
         // Cut short by our own shutdown: not a failure, and the next process starts from the object.
         log.debug({ err: errorMessage(error) }, 'reconcile cancelled: the controller is stopping');

@@ -1,19 +1,15 @@
 // The error catalog: every error Outrigger raises carries a stable code, a message that says what to
 // fix, and its cause. Messages must never contain secret values.
+import { RuntimeReasons } from './reasons.ts';
 
+/** The runtime's own error codes; kinds and providers define theirs in their layer's catalog. */
 export const ErrorCodes = {
-  InvalidSpec: 'InvalidSpec',
-  ReferenceNotFound: 'ReferenceNotFound',
-  SecretNotFound: 'SecretNotFound',
-  SecretKeyMissing: 'SecretKeyMissing',
-  Unreachable: 'Unreachable',
-  HostKeyMismatch: 'HostKeyMismatch',
-  ImageNotFound: 'ImageNotFound',
-  ExternalError: 'ExternalError',
-  Conflict: 'Conflict',
-  KubeApiError: 'KubeApiError',
-  ReconcileTimeout: 'ReconcileTimeout',
-  Internal: 'Internal',
+  Internal: RuntimeReasons.Internal,
+  Conflict: RuntimeReasons.Conflict,
+  KubeApiError: RuntimeReasons.KubeApiError,
+  ReconcileTimeout: RuntimeReasons.ReconcileTimeout,
+  /** The API server cannot be reached (the informer retries). */
+  ApiUnreachable: RuntimeReasons.ApiUnreachable,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});

@@ -16,4 +16,5 @@ export * from './manager.ts';
 export * from './metrics.ts';
 export * from './outcome.ts';
 export * from './queue.ts';
+export * from './reasons.ts';
 export * from './status.ts';

@@ -20,6 +20,7 @@ import {
   timestamp,
   withRules,
 } from './common.ts';
+import { labWithMachine, secretRefTo, type ReferableKind, type Reference } from './references.ts';
 
 const LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const URL_HOST = `(${LABEL}\\.)*[a-z]([-a-z0-9]*[a-z0-9])?|[0-9]{1,3}(\\.[0-9]{1,3}){3}|\\[[0-9A-Fa-f:]+\\]`;
@@ -251,6 +252,30 @@ export interface Alert {
   status?: AlertStatus;
 }
 
+const ALERT_TARGET_RULES = ['containerDown', 'restartLooping', 'certificateExpiring', 'errorRate'] as const;
+
+/** What an Alert names: the objects its rules watch and the Secrets its receivers use. */
+export function alertReferences(spec: AlertSpec): Reference[] {
+  const refs: Reference[] = [];
+  spec.rules.forEach((rule, i) => {
+    for (const type of ALERT_TARGET_RULES) {
+      const targets = (rule[type] as { targets?: Array<{ kind: string; name: string; machine?: string }> } | undefined)?.targets ?? [];
+      targets.forEach((t, j) => {
+        const field = `spec.rules[${i}].${type}.targets[${j}]`;
+        const check = t.kind === 'Lab' && t.machine ? labWithMachine(t.name, t.machine) : undefined;
+        refs.push({ field, kind: t.kind as ReferableKind, name: t.name, ...(t.machine ? { detail: t.machine } : {}), ...(check ? { check } : {}) });
+      });
+    }
+  });
+  (spec.receivers ?? []).forEach((r, i) => {
+    refs.push(...secretRefTo(`spec.receivers[${i}].smtp.passwordSecretRef`, r.smtp?.passwordSecretRef));
+    refs.push(...secretRefTo(`spec.receivers[${i}].slack.urlSecretRef`, r.slack?.urlSecretRef));
+    refs.push(...secretRefTo(`spec.receivers[${i}].webhook.urlSecretRef`, r.webhook?.urlSecretRef));
+    refs.push(...secretRefTo(`spec.receivers[${i}].webhook.authorizationSecretRef`, r.webhook?.authorizationSecretRef));
+  });
+  return refs;
+}
+
 export const alertKind: KindDefinition<typeof alertSpecSchema, typeof alertStatusSchema> = {
   kind: 'Alert',
   plural: 'alerts',
@@ -261,6 +286,7 @@ export const alertKind: KindDefinition<typeof alertSpecSchema, typeof alertStatu
     'An Alert watches rules (containers down or restart-looping, certificates expiring, HTTP probes failing, 5xx rates over a threshold) and notifies receivers (SMTP, Slack, webhooks) when they fire and resolve.',
   spec: alertSpecSchema,
   status: alertStatusSchema,
+  references: alertReferences,
   printerColumns: [
     { name: 'Firing', type: 'integer', jsonPath: '.status.firingCount', description: 'Rules firing.' },
     { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Ready condition.' },

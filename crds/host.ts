@@ -19,6 +19,7 @@ import {
   duration,
   withRules,
 } from './common.ts';
+import { secretRefTo, type Reference } from './references.ts';
 
 const sshSpec = z
   .strictObject({
@@ -180,6 +181,15 @@ export interface Host {
   status?: HostStatus;
 }
 
+/** What a Host names: the Secrets its connections need (protected: dependants are cleaned up through them). */
+export function hostReferences(spec: HostSpec): Reference[] {
+  return [
+    ...secretRefTo('spec.ssh.privateKeySecretRef', spec.ssh?.privateKeySecretRef, true),
+    ...secretRefTo('spec.ssh.passphraseSecretRef', spec.ssh?.passphraseSecretRef, true),
+    ...secretRefTo('spec.docker.tcp.tlsSecretRef', spec.docker?.tcp?.tlsSecretRef, true),
+  ];
+}
+
 export const hostKind: KindDefinition<typeof hostSpecSchema, typeof hostStatusSchema> = {
   kind: 'Host',
   plural: 'hosts',
@@ -190,6 +200,7 @@ export const hostKind: KindDefinition<typeof hostSpecSchema, typeof hostStatusSc
     'A Host is an external machine Outrigger manages: reached over SSH (with a pinned host key), through its Docker engine, or both, optionally running the nginx that ProxyRoutes configure.',
   spec: hostSpecSchema,
   status: hostStatusSchema,
+  references: hostReferences,
   printerColumns: [
     { name: 'Address', type: 'string', jsonPath: '.spec.address', description: 'Host name or IP address.' },
     { name: 'Reachable', type: 'boolean', jsonPath: '.status.reachable', description: 'Whether the last probe reached the host.' },

@@ -1,6 +1,7 @@
 // The shape every Outrigger kind's definition takes. One zod schema per kind is the single source
 // of truth: TypeScript types are inferred from it and the CRD YAML is generated from it.
 import type { z } from 'zod';
+import type { Reference } from './references.ts';
 
 export const GROUP = 'outrigger.dev';
 export const VERSION = 'v1alpha1';
@@ -25,4 +26,6 @@ export interface KindDefinition<Spec extends z.ZodType = z.ZodType, Status exten
   spec: Spec;
   status: Status;
   printerColumns: PrinterColumn[];
+  /** Every object the spec names (see references.ts); absent when it names none. */
+  references?: (spec: z.infer<Spec>) => Reference[];
 }

@@ -26,6 +26,7 @@ import {
 } from './common.ts';
 import { proxmoxBridge, proxmoxNodeName, proxmoxStorage } from './proxmoxcluster.ts';
 import { image, proxmoxTemplate } from './workspace.ts';
+import { hostWithDocker, secretRefTo, type Reference } from './references.ts';
 
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/;
 const TIME_OF_DAY = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
@@ -239,6 +240,17 @@ export interface Lab {
   status?: LabStatus;
 }
 
+/** What a Lab names: the Hosts and clusters its machines run on (protected) and its SSH key Secret. */
+export function labReferences(spec: LabSpec): Reference[] {
+  const refs: Reference[] = [];
+  spec.machines.forEach((m, i) => {
+    if (m.docker) refs.push({ field: `spec.machines[${i}].docker.hostRef`, kind: 'Host', name: m.docker.hostRef.name, protects: true, check: hostWithDocker(m.docker.hostRef.name, `machine "${m.name}" as a container`) });
+    if (m.proxmox) refs.push({ field: `spec.machines[${i}].proxmox.clusterRef`, kind: 'ProxmoxCluster', name: m.proxmox.clusterRef.name, protects: true });
+  });
+  refs.push(...secretRefTo('spec.ssh.privateKeySecretRef', spec.ssh?.privateKeySecretRef));
+  return refs;
+}
+
 export const labKind: KindDefinition<typeof labSpecSchema, typeof labStatusSchema> = {
   kind: 'Lab',
   plural: 'labs',
@@ -249,6 +261,7 @@ export const labKind: KindDefinition<typeof labSpecSchema, typeof labStatusSchem
     'A Lab is a set of machines (Proxmox VMs and containers) with their own networks, created in dependency order, provisioned over SSH, optionally snapshotted when ready, stopped and started on a schedule and removed when it expires.',
   spec: labSpecSchema,
   status: labStatusSchema,
+  references: labReferences,
   printerColumns: [
     { name: 'Machines', type: 'string', jsonPath: '.status.readyMachines', description: 'Ready machines out of all.' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Observed phase.' },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { KindDefinition } from './kind.ts';
 import { secretKeyRef, statusSchema, text, timestamp, withRules } from './common.ts';
+import { secretRefTo, type Reference } from './references.ts';
 
 const HOST_IN_URL = '([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z]([-a-z0-9]*[a-z0-9])?|[0-9]{1,3}(\\.[0-9]{1,3}){3}|\\[[0-9A-Fa-f:]+\\]';
 const API_ENDPOINT = new RegExp(`^https://(${HOST_IN_URL})(:[0-9]{1,5})?/?$`);
@@ -105,6 +106,11 @@ export interface ProxmoxCluster {
   status?: ProxmoxClusterStatus;
 }
 
+/** What a ProxmoxCluster names: its API token's Secret (protected, as a Host's keys are). */
+export function proxmoxClusterReferences(spec: ProxmoxClusterSpec): Reference[] {
+  return secretRefTo('spec.tokenSecretRef', spec.tokenSecretRef, true);
+}
+
 export const proxmoxClusterKind: KindDefinition<typeof proxmoxClusterSpecSchema, typeof proxmoxClusterStatusSchema> = {
   kind: 'ProxmoxCluster',
   plural: 'proxmoxclusters',
@@ -115,6 +121,7 @@ export const proxmoxClusterKind: KindDefinition<typeof proxmoxClusterSpecSchema,
     'A ProxmoxCluster is a Proxmox VE API that Workspaces and Labs create virtual machines on: its endpoint, an API token from a Secret, how its certificate is verified, placement defaults and the VMIDs Outrigger may use.',
   spec: proxmoxClusterSpecSchema,
   status: proxmoxClusterStatusSchema,
+  references: proxmoxClusterReferences,
   printerColumns: [
     { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint', description: 'Proxmox VE API URL.' },
     { name: 'Version', type: 'string', jsonPath: '.status.version', description: 'Proxmox VE version.' },

@@ -24,6 +24,7 @@ import {
   withRules,
   objectName,
 } from './common.ts';
+import { hostWithNginx, secretRefTo, workspaceWithPort, type Reference } from './references.ts';
 
 const LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
@@ -211,6 +212,18 @@ export interface ProxyRoute {
   status?: ProxyRouteStatus;
 }
 
+/** What a ProxyRoute names: its Host (protected: the route is taken off it), Workspaces and Secrets. */
+export function proxyRouteReferences(spec: ProxyRouteSpec): Reference[] {
+  const refs: Reference[] = [{ field: 'spec.hostRef', kind: 'Host', name: spec.hostRef.name, protects: true, check: hostWithNginx(spec.hostRef.name) }];
+  spec.routes.forEach((route, i) => {
+    const ws = route.upstream.workspaceRef;
+    if (ws) refs.push({ field: `spec.routes[${i}].upstream.workspaceRef`, kind: 'Workspace', name: ws.name, detail: ws.port, check: workspaceWithPort(ws.name, ws.port) });
+  });
+  refs.push(...secretRefTo('spec.tls.secretRef', spec.tls?.secretRef));
+  refs.push(...secretRefTo('spec.access.basicAuth.secretRef', spec.access?.basicAuth?.secretRef));
+  return refs;
+}
+
 export const proxyRouteKind: KindDefinition<typeof proxyRouteSpecSchema, typeof proxyRouteStatusSchema> = {
   kind: 'ProxyRoute',
   plural: 'proxyroutes',
@@ -221,6 +234,7 @@ export const proxyRouteKind: KindDefinition<typeof proxyRouteSpecSchema, typeof 
     'A ProxyRoute is an nginx server on a Host, configured over SSH: server names, TLS from a kubernetes.io/tls Secret, locations proxied to addresses or Workspace ports, access rules and a rate limit. A route that nginx rejects is quarantined without affecting the others.',
   spec: proxyRouteSpecSchema,
   status: proxyRouteStatusSchema,
+  references: proxyRouteReferences,
   printerColumns: [
     { name: 'Host', type: 'string', jsonPath: '.spec.hostRef.name', description: 'Host running nginx.' },
     { name: 'Server Names', type: 'string', jsonPath: '.spec.serverNames', description: 'Host names served.' },

@@ -27,6 +27,7 @@ import {
   withRules,
 } from './common.ts';
 import { proxmoxBridge, proxmoxNodeName, proxmoxStorage } from './proxmoxcluster.ts';
+import { hostWithDocker, secretRefTo, type Reference } from './references.ts';
 
 const IMAGE_COMPONENT = '[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*';
 const REGISTRY = '[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?/';
@@ -309,6 +310,19 @@ export interface Workspace {
   status?: WorkspaceStatus;
 }
 
+/** What a Workspace names: its Host or cluster (protected: cleanup goes through it) and the Secrets it reads. */
+export function workspaceReferences(spec: WorkspaceSpec): Reference[] {
+  const refs: Reference[] = [];
+  const docker = spec.runtime.docker;
+  if (docker) refs.push({ field: 'spec.runtime.docker.hostRef', kind: 'Host', name: docker.hostRef.name, protects: true, check: hostWithDocker(docker.hostRef.name, 'a Workspace container') });
+  const proxmox = spec.runtime.proxmox;
+  if (proxmox) refs.push({ field: 'spec.runtime.proxmox.clusterRef', kind: 'ProxmoxCluster', name: proxmox.clusterRef.name, protects: true });
+  (spec.env ?? []).forEach((e, i) => refs.push(...secretRefTo(`spec.env[${i}].secretKeyRef`, e.secretKeyRef)));
+  (spec.files ?? []).forEach((f, i) => refs.push(...secretRefTo(`spec.files[${i}].secretKeyRef`, f.secretKeyRef)));
+  refs.push(...secretRefTo('spec.editor.passwordSecretRef', spec.editor?.passwordSecretRef));
+  return refs;
+}
+
 export const workspaceKind: KindDefinition<typeof workspaceSpecSchema, typeof workspaceStatusSchema> = {
   kind: 'Workspace',
   plural: 'workspaces',
@@ -319,6 +333,7 @@ export const workspaceKind: KindDefinition<typeof workspaceSpecSchema, typeof wo
     'A Workspace is one person\'s development environment: a container on a Host\'s Docker engine or a VM on a ProxmoxCluster, with a persistent home, an optional browser editor and SSH access, kept as specified until deleted.',
   spec: workspaceSpecSchema,
   status: workspaceStatusSchema,
+  references: workspaceReferences,
   printerColumns: [
     { name: 'Owner', type: 'string', jsonPath: '.spec.owner', description: 'Who the workspace belongs to.' },
     { name: 'State', type: 'string', jsonPath: '.spec.state', description: 'Desired state.' },

@@ -1,7 +1,9 @@
 // From a Host object to live connections: the pooled SSH connection (key from its Secret, pinned
 // host key) and the Docker engine (unix socket, TCP with TLS from a Secret, or a stream through
 // the SSH connection). Also resolves references to Hosts with errors that name the field.
-import { ErrorCodes, OutriggerError, TerminalError, type Informer } from '../controller/index.ts';
+import { TerminalError, type Informer } from '../controller/index.ts';
+import { ErrorCodes } from './common/reasons.ts';
+import { WaitingForReferent } from './common/waiting.ts';
 import { parseDuration, type Host } from '../crds/index.ts';
 import type { SecretReader } from './common/secrets.ts';
 import { hostEngineConnection, type Engine, type EngineRegistry } from './docker/index.ts';
@@ -57,7 +59,9 @@ export class HostConnections {
 /** The Host a resource refers to, from the informer cache; `field` names the reference for the message. */
 export function resolveHost(hosts: Informer<Host>, namespace: string, name: string, field: string): Host {
   const host = hosts.get(`${namespace}/${name}`);
-  if (!host) throw new OutriggerError(ErrorCodes.ReferenceNotFound, `${field}: Host "${name}" not found in namespace "${namespace}"; create it or fix the reference`, { field });
+  if (!host) {
+    throw new WaitingForReferent(ErrorCodes.ReferenceNotFound, { kind: 'Host', namespace, name }, `${field}: Host "${name}" not found in namespace "${namespace}"; create it or fix the reference`, { field });
+  }
   return host;
 }
 

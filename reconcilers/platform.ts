@@ -1,10 +1,13 @@
 // What every reconciler in one controller process shares: the informers for Hosts and Secrets, the
-// Secret reader, one SSH connection pool and one Docker engine registry. Built once per manager
-// and closed with it.
-import type { Informer, Manager } from '../controller/index.ts';
-import type { Host } from '../crds/index.ts';
+// Secret reader, one SSH connection pool and one Docker engine registry, and the reference index
+// (who names which Host or Secret). Built once per manager and closed with it. A Host's pooled
+// connections close when the Host is gone.
+import type { Controller, Informer, KubeObject, Manager } from '../controller/index.ts';
+import type { Holders } from './common/in-use.ts';
+import { hostKind, type Host } from '../crds/index.ts';
 import { hostRef, secretRef } from './common/kinds.ts';
 import { SecretReader, type SecretObject } from './common/secrets.ts';
+import { ReferenceIndex } from './common/references.ts';
 import { HostConnections } from './hosts.ts';
 import { EngineRegistry } from './docker/index.ts';
 import { SshPool } from './ssh/index.ts';
@@ -18,6 +21,11 @@ export interface Platform {
   sshPool: SshPool;
   engines: EngineRegistry;
   connections: HostConnections;
+  references: ReferenceIndex;
+  /** Users of referents beyond the index (a host still serving routes being removed). */
+  holders: Holders[];
+  /** The in-use protection controllers, by referent kind (set once every kind is registered). */
+  protection: Partial<Record<string, Controller<KubeObject>>>;
 }
 
 export function createPlatform(manager: Manager, opts: { namespace?: string } = {}): Platform {
@@ -27,9 +35,12 @@ export function createPlatform(manager: Manager, opts: { namespace?: string } = 
   const sshPool = new SshPool();
   const engines = new EngineRegistry();
   const connections = new HostConnections({ secrets: secretReader, sshPool, engines });
+  const references = new ReferenceIndex();
+  references.track(hostKind, hosts);
+  hosts.addHandler({ onDelete: (host) => connections.release(host) });
   manager.once('stopped', () => {
     engines.closeAll();
     sshPool.close();
   });
-  return { manager, namespace: opts.namespace, hosts, secrets, secretReader, sshPool, engines, connections };
+  return { manager, namespace: opts.namespace, hosts, secrets, secretReader, sshPool, engines, connections, references, holders: [], protection: {} };
 }

@@ -105,7 +105,7 @@ export class KubeRest {
           else reject(new KubeApiError(method, url.pathname, status, (parsed as KubeStatus) ?? { message: text.slice(0, 500) }));
         });
       });
-      req.on('error', (err) => reject(new OutriggerError(ErrorCodes.Unreachable, `${method} ${url.pathname}: ${err.message}`, { cause: err })));
+      req.on('error', (err) => reject(new OutriggerError(ErrorCodes.ApiUnreachable, `${method} ${url.pathname}: ${err.message}`, { cause: err })));
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -120,7 +120,7 @@ export class KubeRest {
     const { url, options } = await this.prepare('GET', path, { ...query, watch: 'true' });
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = transport(url).request(url, { ...options, method: 'GET', signal, headers: { ...(options.headers as object), Accept: 'application/json' } }, resolve);
-      req.on('error', (err) => reject(new OutriggerError(ErrorCodes.Unreachable, `watch ${url.pathname}: ${err.message}`, { cause: err })));
+      req.on('error', (err) => reject(new OutriggerError(ErrorCodes.ApiUnreachable, `watch ${url.pathname}: ${err.message}`, { cause: err })));
       req.end();
     });
     if (res.statusCode !== 200) {

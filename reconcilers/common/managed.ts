@@ -1,17 +1,28 @@
-// The managed-resource reconciler, in the manner of crossplane-runtime's, split into named steps:
-//   load -> (deleting? clean up external objects per deletionPolicy, drop finalizer)
-//        -> validate the spec again -> ensure finalizer -> connect -> observe
-//        -> create or update when needed -> observe again -> write status -> poll later.
-// Kinds supply an ExternalClient per object; observe never mutates, create/update/delete are
-// idempotent, and delete of something already gone is success.
+// The managed-resource reconcile, composed from the kit's small steps (each in its own module):
+//   load (cache or GET) -> finalizer branch (finalizer.ts)
+//     apply:   parse the spec (defaults applied) -> ensure finalizer -> connect -> observe
+//              -> create (create-pending guard) or update -> the client's explicit steps
+//              -> observe again -> write status (status.ts; no write when unchanged) -> poll later
+//     cleanup: per deletionPolicy, connect for cleanup -> delete (gone already is success)
+//              -> drop the finalizer; a referent gone for good completes with a Warning
+//   any failure -> classify (failure.ts) -> report (report.ts) -> outcome for the queue
+// A kind fills in ManagedKind: its schema, how to connect to its ExternalClient, and how an
+// observation maps to status. Everything else is here, once.
 import type { z } from 'zod';
 import {
-  addFinalizer, errorCode, errorConditions, errorMessage, hasFinalizer, isConflict, isDeleting, isNotFound, isTerminal,
-  progressingConditions, readyConditions, removeFinalizer, setConditions, stalledConditions, TerminalError, ErrorCodes,
-  updateStatus, realClock,
-  type Clock, type Condition, type ConditionInput, type EventRecorder, type KubeObject, type ObjectKey, type ReconcileContext, type ResourceClient, type Result,
+  isDeleting, isNotFound, isTerminal, progressingConditions, readyConditions, realClock, TerminalError,
+  type Clock, type ConditionInput, type EventRecorder, type KubeObject, type ObjectKey, type ReconcileContext, type ResourceClient, type Result,
 } from '../../controller/index.ts';
+import { clearCreatePending, createPendingSince, markCreatePending } from './create-guard.ts';
+import { classifyFailure, type Failure } from './failure.ts';
+import { ensureFinalizer, finalizerBranch, releaseFinalizer } from './finalizer.ts';
 import { outriggerFinalizer } from './kinds.ts';
+import { KitReasons } from './reasons.ts';
+import { reportFailure } from './report.ts';
+import { writeStatus, type ManagedStatus } from './status.ts';
+import { WaitingForReferent } from './waiting.ts';
+
+export type { ManagedStatus } from './status.ts';
 
 export interface Observation<F = Record<string, unknown>> {
   /** The external object exists. */
@@ -27,17 +38,24 @@ export interface Observation<F = Record<string, unknown>> {
   facts?: F;
 }
 
+/** A named action after create/update that observe found due (a bootstrap, an idle stop). */
+export interface ManagedStep<T, F> {
+  name: string;
+  /** Runs the step if the observation says it is due; true when it changed something (observe again). */
+  run(obj: T, observation: Observation<F>, signal: AbortSignal): Promise<boolean>;
+}
+
 export interface ExternalClient<T, F = Record<string, unknown>> {
+  /** Reads the external world; must not change anything outside the process. */
   observe(obj: T, signal: AbortSignal): Promise<Observation<F>>;
   create(obj: T, signal: AbortSignal): Promise<void>;
   update(obj: T, observation: Observation<F>, signal: AbortSignal): Promise<void>;
+  /** Removes the external object; one that is gone already is success. */
   delete(obj: T, signal: AbortSignal): Promise<void>;
-}
-
-export interface ManagedStatus {
-  observedGeneration?: number;
-  conditions?: Condition[];
-  [field: string]: unknown;
+  /** Explicit steps run in order after create/update (observe decides nothing by running them). */
+  steps?: ManagedStep<T, F>[];
+  /** For the create-pending guard: what to remember before create (e.g. the id about to be used). */
+  pendingHint?(obj: T): string | undefined;
 }
 
 export interface ManagedObject<S = any> extends KubeObject {
@@ -50,14 +68,30 @@ export interface ManagedKind<T extends ManagedObject, F> {
   specSchema: z.ZodType;
   events: EventRecorder;
   connect(obj: T, ctx: ReconcileContext): Promise<ExternalClient<T, F>>;
+  /** The client deletion uses (it may need less than connect, e.g. no Secret); default connect. */
+  connectForCleanup?(obj: T, ctx: ReconcileContext): Promise<ExternalClient<T, F>>;
   /** Kind-specific status fields from an observation (conditions and observedGeneration are added). */
   statusFields?(obj: T, observation: Observation<F>): Record<string, unknown>;
+  /** The Ready/Synced/Reconciling/Stalled set, when the kind decides it itself (default from `ready`). */
+  conditions?(obj: T, observation: Observation<F>): ConditionInput[];
   /** Kind-specific conditions beyond Ready/Synced/Reconciling/Stalled. */
   extraConditions?(obj: T, observation: Observation<F>): ConditionInput[];
+  /** Events after the status write, for changes a user should hear of (e.g. Ready flipped). */
+  announce?(before: T, observation: Observation<F>): void;
+  /** Status fields to show with a failure (e.g. phase). */
+  failureFields?(obj: T, failure: Failure): Record<string, unknown>;
   /** How soon to look at the external object again. */
-  pollIntervalMs(obj: T, ready: boolean): number;
+  pollIntervalMs(obj: T, ready: boolean, observation: Observation<F>): number;
   deletionPolicy(obj: T): 'Delete' | 'Orphan';
-  finalizer?: string;
+  /** The kind's finalizer; false when it owns nothing outside Kubernetes (default outrigger.dev/cleanup). */
+  finalizer?: string | false;
+  /**
+   * `marker` (default) writes the create-pending annotation around create; `owner-label` skips it
+   * for clients whose observe finds objects by an owner label set atomically by the create itself.
+   */
+  createGuard?: 'marker' | 'owner-label';
+  /** Requeue of an object waiting for a referent (its watch normally brings it back sooner). */
+  waitRequeueMs?: number;
   clock?: Clock;
   /**
    * Reads the object from a cache (the kind's informer) instead of a GET per reconcile; undefined
@@ -71,100 +105,133 @@ export function describeSpecIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${['spec', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
 }
 
+const DEFAULT_WAIT_REQUEUE_MS = 5 * 60_000;
+
 export async function reconcileManaged<T extends ManagedObject, F>(kind: ManagedKind<T, F>, req: ObjectKey, ctx: ReconcileContext): Promise<Result> {
-  const finalizer = kind.finalizer ?? outriggerFinalizer;
-  const clock = kind.clock ?? realClock;
-  let obj: T;
-  if (kind.read) {
-    const cached = kind.read(req);
-    if (!cached) return {};
-    obj = cached;
-  } else {
-    try {
-      obj = await kind.client.get(req, ctx.signal);
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw err;
-    }
-  }
-
-  if (isDeleting(obj)) return finalize(kind, obj, finalizer, ctx);
-
+  const obj = await load(kind, req, ctx);
+  if (!obj) return {};
+  const finalizer = kind.finalizer === undefined ? outriggerFinalizer : kind.finalizer;
+  // The newest stored copy (each patch returns one), so a failure's status write does not conflict.
+  const latest: Latest<T> = { obj };
   try {
-    const spec = kind.specSchema.safeParse(obj.spec);
-    if (!spec.success) throw new TerminalError(ErrorCodes.InvalidSpec, describeSpecIssues(spec.error));
-    // Defaults the API server may not have applied (an older CRD, the embedded server) apply here.
-    obj = { ...obj, spec: spec.data };
-    if (!hasFinalizer(obj, finalizer)) obj = { ...(await addFinalizer(kind.client, obj, finalizer, ctx.signal)), spec: obj.spec };
-
-    const external = await kind.connect(obj, ctx);
-    let observation = await external.observe(obj, ctx.signal);
-    if (!observation.exists) {
-      await external.create(obj, ctx.signal);
-      kind.events.event(obj, 'Normal', 'Created', 'Created the external resource');
-      observation = await external.observe(obj, ctx.signal);
-    } else if (!observation.upToDate) {
-      await external.update(obj, observation, ctx.signal);
-      kind.events.event(obj, 'Normal', 'Updated', `Brought the external resource in line with the spec${observation.diff ? `: ${observation.diff}` : ''}`);
-      observation = await external.observe(obj, ctx.signal);
+    if (!finalizer) return isDeleting(obj) ? {} : await apply(kind, latest, finalizer, ctx);
+    switch (finalizerBranch(obj, finalizer)) {
+      case 'done':
+        return {};
+      case 'cleanup':
+        await cleanup(kind, obj, ctx);
+        await releaseFinalizer(kind.client, obj, finalizer, ctx.signal);
+        return {};
+      case 'apply':
+        return await apply(kind, latest, finalizer, ctx);
     }
-
-    const ready = Boolean(observation.exists && observation.upToDate && (observation.ready ?? true));
-    const base = ready
-      ? readyConditions()
-      : progressingConditions(observation.notReadyReason ?? 'Progressing', observation.notReadyMessage ?? 'Waiting for the external resource to become ready');
-    await writeStatus(kind, obj, { ...kind.statusFields?.(obj, observation) }, [...base, ...(kind.extraConditions?.(obj, observation) ?? [])], clock, ctx.signal);
-    return { requeueAfterMs: kind.pollIntervalMs(obj, ready) };
   } catch (err) {
-    // A conflict means our copy was stale (a cached read, a concurrent writer): retry on fresh
-    // data, without a failure in status or a Warning event for what is routine.
-    if (!isConflict(err)) await reportFailure(kind, obj, err, clock, ctx);
+    const failure = classifyFailure(err, ctx.signal);
+    await reportFailure({ client: kind.client, clock: clockOf(kind), events: kind.events, failureFields: kind.failureFields }, latest.obj, failure, ctx);
+    if (failure.kind === 'waiting') return { requeueAfterMs: kind.waitRequeueMs ?? DEFAULT_WAIT_REQUEUE_MS };
+    if (failure.kind === 'terminal' && !isTerminal(err)) throw new TerminalError(failure.reason, failure.message, { cause: err });
     throw err;
   }
 }
 
-async function finalize<T extends ManagedObject, F>(kind: ManagedKind<T, F>, obj: T, finalizer: string, ctx: ReconcileContext): Promise<Result> {
-  if (!hasFinalizer(obj, finalizer)) return {};
-  if (kind.deletionPolicy(obj) === 'Delete') {
+const clockOf = (kind: { clock?: Clock }): Clock => kind.clock ?? realClock;
+
+/** Load: from the kind's cache when it has one, otherwise a GET; undefined when gone. */
+export async function load<T extends KubeObject>(kind: { client: ResourceClient<T>; read?(key: ObjectKey): T | undefined }, req: ObjectKey, ctx: ReconcileContext): Promise<T | undefined> {
+  if (kind.read) return kind.read(req);
+  try {
+    return await kind.client.get(req, ctx.signal);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Parse: the kind's schema again, defaults applied (an older CRD or the embedded API may not have). */
+export function parseSpec<T extends ManagedObject>(schema: z.ZodType, obj: T): T {
+  const spec = schema.safeParse(obj.spec);
+  if (!spec.success) throw new TerminalError(KitReasons.InvalidSpec, describeSpecIssues(spec.error));
+  return { ...obj, spec: spec.data };
+}
+
+interface Latest<T> { obj: T }
+
+async function apply<T extends ManagedObject, F>(kind: ManagedKind<T, F>, latest: Latest<T>, finalizer: string | false, ctx: ReconcileContext): Promise<Result> {
+  let obj = parseSpec(kind.specSchema, latest.obj);
+  latest.obj = obj;
+  if (finalizer) latest.obj = obj = { ...(await ensureFinalizer(kind.client, obj, finalizer, ctx.signal)), spec: obj.spec };
+  const external = await kind.connect(obj, ctx);
+  const observation = await sync(kind, external, latest, ctx);
+  obj = latest.obj;
+  const ready = Boolean(observation.exists && observation.upToDate && (observation.ready ?? true));
+  const base = kind.conditions?.(obj, observation) ?? (ready
+    ? readyConditions()
+    : progressingConditions(observation.notReadyReason ?? KitReasons.Creating, observation.notReadyMessage ?? 'Waiting for the external resource to become ready'));
+  await writeStatus({ client: kind.client, clock: clockOf(kind) }, obj, { ...kind.statusFields?.(obj, observation) }, [...base, ...(kind.extraConditions?.(obj, observation) ?? [])], ctx);
+  kind.announce?.(obj, observation);
+  return { requeueAfterMs: kind.pollIntervalMs(obj, ready, observation) };
+}
+
+/** Observe, then create or update when needed, then the client's steps; returns the last observation. */
+async function sync<T extends ManagedObject, F>(kind: ManagedKind<T, F>, external: ExternalClient<T, F>, latest: Latest<T>, ctx: ReconcileContext): Promise<Observation<F>> {
+  let obj = latest.obj;
+  let observation = await external.observe(obj, ctx.signal);
+  const guarded = (kind.createGuard ?? 'marker') === 'marker';
+  const pending = createPendingSince(obj);
+  if (!observation.exists) {
+    if (guarded && pending) {
+      throw new TerminalError(KitReasons.CreatePending,
+        `a create started at ${pending.split(';')[0]} but its outcome is unknown (the controller stopped mid-create) and nothing of it can be found; ` +
+        `check the external system for an object of this resource, then remove the annotation outrigger.dev/create-pending to let Outrigger create it`);
+    }
+    if (guarded) latest.obj = obj = { ...(await markCreatePending(kind.client, obj, new Date(clockOf(kind).now()), external.pendingHint?.(obj), ctx.signal)), spec: obj.spec };
     try {
-      const external = await kind.connect(obj, ctx);
-      await external.delete(obj, ctx.signal);
-      kind.events.event(obj, 'Normal', 'Deleted', 'Deleted the external resource');
+      await external.create(obj, ctx.signal);
     } catch (err) {
-      await reportFailure(kind, obj, err, kind.clock ?? realClock, ctx);
+      // A refusal is definite: nothing was made, so a later create is safe. An unknown outcome keeps the marker.
+      if (guarded && !isOutcomeUnknown(err)) latest.obj = obj = await clearCreatePending(kind.client, obj, ctx.signal);
       throw err;
     }
+    if (guarded) latest.obj = obj = await clearCreatePending(kind.client, obj, ctx.signal);
+    kind.events.event(obj, 'Normal', KitReasons.Created, 'Created the external resource');
+    observation = await external.observe(obj, ctx.signal);
   } else {
-    kind.events.event(obj, 'Normal', 'Orphaned', 'deletionPolicy is Orphan: left the external resource in place');
+    if (guarded && pending) latest.obj = obj = await clearCreatePending(kind.client, obj, ctx.signal); // found: the create took effect
+    if (!observation.upToDate) {
+      await external.update(obj, observation, ctx.signal);
+      kind.events.event(obj, 'Normal', KitReasons.Updated, `Brought the external resource in line with the spec${observation.diff ? `: ${observation.diff}` : ''}`);
+      observation = await external.observe(obj, ctx.signal);
+    }
   }
-  await removeFinalizer(kind.client, obj, finalizer, ctx.signal);
-  return {};
+  for (const step of external.steps ?? []) {
+    if (await step.run(obj, observation, ctx.signal)) observation = await external.observe(obj, ctx.signal);
+  }
+  return observation;
 }
 
-/** Records a failure in status (Synced=False with the error's code) without losing other status fields. */
-async function reportFailure<T extends ManagedObject, F>(kind: ManagedKind<T, F>, obj: T, err: unknown, clock: Clock, ctx: ReconcileContext): Promise<void> {
-  const reason = String(errorCode(err));
-  const message = errorMessage(err);
-  const conditions = isTerminal(err) ? stalledConditions(reason, message) : errorConditions(reason, message);
-  const previous = { ...(obj.status ?? {}) };
-  delete previous.conditions;
-  delete previous.observedGeneration;
+/** Errors whose request may or may not have taken effect (a timeout after sending) say so. */
+export function isOutcomeUnknown(err: unknown): boolean {
+  return Boolean((err as { outcomeUnknown?: boolean } | undefined)?.outcomeUnknown);
+}
+
+async function cleanup<T extends ManagedObject, F>(kind: ManagedKind<T, F>, obj: T, ctx: ReconcileContext): Promise<void> {
+  // The spec as the schema reads it when it can; deletion must not need a valid spec.
+  const parsed = kind.specSchema.safeParse(obj.spec);
+  const target = parsed.success ? { ...obj, spec: parsed.data } : obj;
+  if (kind.deletionPolicy(target) === 'Orphan') {
+    kind.events.event(obj, 'Normal', KitReasons.Orphaned, 'deletionPolicy is Orphan: left the external resource in place');
+    return;
+  }
+  let external: ExternalClient<T, F>;
   try {
-    await writeStatus(kind, obj, previous, conditions, clock, ctx.signal);
-  } catch (statusErr) {
-    ctx.log.debug({ err: errorMessage(statusErr) }, 'could not record the failure in status');
+    external = await (kind.connectForCleanup ?? kind.connect)(target, ctx);
+  } catch (err) {
+    if (!(err instanceof WaitingForReferent)) throw err;
+    // What this object names is gone for good (deleted, its protection removed by hand): waiting
+    // would block the deletion forever, so it completes and says what may remain.
+    kind.events.event(obj, 'Warning', KitReasons.ReferenceGone, `${err.message}; deleting without cleaning up: what it made there, if anything, may remain`);
+    return;
   }
-  if (!obj.status?.conditions?.some((c) => c.type === 'Synced' && c.status === 'False' && c.reason === reason)) {
-    kind.events.event(obj, 'Warning', reason, message);
-  }
-}
-
-async function writeStatus<T extends ManagedObject, F>(kind: ManagedKind<T, F>, obj: T, fields: Record<string, unknown>, conditions: ConditionInput[], clock: Clock, signal: AbortSignal): Promise<void> {
-  const generation = obj.metadata.generation;
-  const status: ManagedStatus = {
-    ...fields,
-    observedGeneration: generation,
-    conditions: setConditions(obj.status?.conditions, conditions, generation, new Date(clock.now())),
-  };
-  await updateStatus(kind.client, obj, status as T['status'], signal);
+  await external.delete(target, ctx.signal);
+  kind.events.event(obj, 'Normal', KitReasons.Deleted, 'Deleted the external resource');
 }

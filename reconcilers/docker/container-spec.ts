@@ -2,7 +2,8 @@
 // validation (the last line of defence behind the CRD schema and the webhook), the names of the
 // container and its home volume, the create request, the spec hash and the drift check.
 import type Dockerode from 'dockerode';
-import { ErrorCodes, TerminalError } from '../../controller/errors.ts';
+import { TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import { Labels, ownerLabels, type Owner } from './labels.ts';
 import { specHash } from './spec-hash.ts';
 

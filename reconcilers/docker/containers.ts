@@ -6,7 +6,8 @@
 // (with a fresh list, never the cache) and the engine refuses a second container of the same name,
 // so no crash or race can leave two containers for one workspace.
 import type Dockerode from 'dockerode';
-import { ErrorCodes, OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import {
   containerDrift,
   containerName,
@@ -217,7 +218,7 @@ export class WorkspaceContainers {
     if (policy !== 'Always' && (await this.imagePresent(image, signal))) return;
     if (policy === 'Never') {
       throw new OutriggerError(
-        ErrorCodes.ImageNotFound,
+        DockerErrorCodes.ImageNotFound,
         `image ${image} is not on the Docker engine ${this.engine.description} and pullPolicy is Never: build or load it there, or allow pulling`,
       );
     }
@@ -239,7 +240,7 @@ export class WorkspaceContainers {
       );
     } catch (err) {
       const reason = err instanceof OutriggerError ? err.message : String(err);
-      throw new OutriggerError(ErrorCodes.ImageNotFound, `image ${image} is not on the Docker engine ${this.engine.description} and pulling it failed: ${reason}`, { cause: err });
+      throw new OutriggerError(DockerErrorCodes.ImageNotFound, `image ${image} is not on the Docker engine ${this.engine.description} and pulling it failed: ${reason}`, { cause: err });
     }
   }
 

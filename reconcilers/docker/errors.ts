@@ -1,16 +1,20 @@
 // Turning what dockerode throws into Outrigger's error catalog: a stable code, a message saying what
 // to fix, the original as cause. Messages name the engine and the object, never request bodies
 // (which may hold secret env values) and never TLS material.
-import { ErrorCodes, OutriggerError } from '../../controller/errors.ts';
+import { OutriggerError } from '../../controller/errors.ts';
+import { defineReasons } from '../../controller/reasons.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 
 /** Docker-specific codes next to the shared catalog's. */
-export const DockerErrorCodes = {
-  ...ErrorCodes,
-  /** A fixed host port is already taken on the engine. */
-  PortInUse: 'PortInUse',
-  /** The engine answered, but the call took longer than allowed. */
-  Timeout: 'Timeout',
-} as const;
+export const DockerReasons = defineReasons('docker', {
+  ImageNotFound: 'The image is not on the engine and could not be pulled: build or load it there, or fix spec.image',
+  PortInUse: 'A fixed host port is already taken on the engine: choose another hostPort',
+  Timeout: 'The engine answered, but the call took longer than allowed; retried',
+  EngineStreamLost: "The engine's event stream broke: containers are not watched until it is back",
+});
+
+/** Docker-specific codes next to the shared catalog's. */
+export const DockerErrorCodes = { ...ErrorCodes, ...DockerReasons } as const;
 
 interface DockerodeError extends Error {
   statusCode?: number;

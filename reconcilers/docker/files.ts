@@ -4,7 +4,8 @@
 // on a command line, and never into a log or an error message. The tmpfs empties whenever the
 // container stops, so files are placed again after every start.
 import { createHash } from 'node:crypto';
-import { ErrorCodes, OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import { RUNTIME_DIR } from './container-spec.ts';
 import type { Engine } from './engine.ts';
 import { execInContainer } from './exec.ts';

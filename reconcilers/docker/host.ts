@@ -1,7 +1,8 @@
 // From a Host's spec.docker to an EngineConnection. The caller reads the TLS Secret and, for
 // docker.ssh, supplies the stream opener from the SSH layer (a channel to the remote socket).
 import type { Host } from '../../crds/host.ts';
-import { ErrorCodes, TerminalError } from '../../controller/errors.ts';
+import { TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import type { EngineConnection, TlsMaterial } from './engine.ts';
 import type { ConnectStream } from './stream-agent.ts';
 

@@ -31,6 +31,8 @@ export class EngineWatcher {
   private readonly clock: Clock;
   private readonly log: Logger | undefined;
   private readonly subscribers = new Set<(change: ContainerChange) => void>();
+  private readonly healthListeners = new Set<(healthy: boolean) => void>();
+  private healthy: boolean | undefined;
   private readonly syncWaiters = new Set<() => void>();
   private abort = new AbortController();
   private running = false;
@@ -59,6 +61,34 @@ export class EngineWatcher {
 
   get connected(): boolean {
     return this.isConnected;
+  }
+
+  /**
+   * Hears when the engine stops answering (its events stream broke) and when it is back (stream
+   * reconnected and a fresh list succeeded): dependants are told at once, not at their next poll.
+   */
+  onHealth(listener: (healthy: boolean) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  /** False from the moment the events stream broke until it is back and a list succeeded. */
+  get reachable(): boolean {
+    return this.healthy !== false;
+  }
+
+  private setHealthy(healthy: boolean): void {
+    if (this.healthy === healthy || !this.running) return;
+    const wasKnown = this.healthy !== undefined;
+    this.healthy = healthy;
+    if (!wasKnown && healthy) return; // the first success is not a recovery
+    for (const listener of this.healthListeners) {
+      try {
+        listener(healthy);
+      } catch (err) {
+        this.log?.error({ err: err instanceof Error ? err.message : String(err) }, 'docker health listener threw');
+      }
+    }
   }
 
   /** The last error of the events stream or the list (cleared by the next success). */
@@ -127,6 +157,7 @@ export class EngineWatcher {
       const observed = containers.map(observedFromList).filter((c): c is ObservedContainer => c !== undefined);
       const changes = this.cache.applyList(observed, sentAt, report);
       this.failure = undefined;
+      if (this.isConnected) this.setHealthy(true);
       for (const wake of [...this.syncWaiters]) wake();
       for (const change of changes) this.emit(change);
     } catch (err) {
@@ -183,11 +214,17 @@ export class EngineWatcher {
           void this.resyncNow();
         }
         await this.consume(stream).finally(release);
-        if (this.running) this.log?.info({ engine: this.engine.description }, 'docker events stream ended; reconnecting');
+        if (this.running) {
+          this.log?.info({ engine: this.engine.description }, 'docker events stream ended; reconnecting');
+          // Until it is back, nothing is watched: what the cache says may already be wrong.
+          this.failure ??= new Error(`the events stream of ${this.engine.description} ended`);
+          this.setHealthy(false);
+        }
       } catch (err) {
         if (!this.running) break;
         const error = dockerError(err, this.engine.description, 'watch events');
         this.failure = error;
+        this.setHealthy(false);
         this.log?.warn({ engine: this.engine.description, code: error.code, err: error.message, attempt }, 'docker events stream failed');
       }
       this.isConnected = false;

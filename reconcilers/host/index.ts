@@ -6,6 +6,7 @@ import type { SecretObject } from '../common/secrets.ts';
 import type { Platform } from '../platform.ts';
 import { HostReconciler, type HostReconcilerOptions } from './reconciler.ts';
 
+export { HostReasons } from './reasons.ts';
 export { HostReconciler, type HostReconcilerOptions } from './reconciler.ts';
 export { probeHost, type ProbeResult, type HostFacts } from './probe.ts';
 

@@ -3,11 +3,16 @@
 // and the Docker engine's version when spec.docker is set. Failures of the machine are results, not
 // exceptions: the caller turns them into conditions. Only a broken reference (a missing key Secret)
 // throws, with a message naming the field.
-import { errorCode, errorMessage, ErrorCodes, OutriggerError } from '../../controller/index.ts';
+import { errorCode, errorMessage, OutriggerError } from '../../controller/index.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import type { Host } from '../../crds/index.ts';
 import type { HostConnections } from '../hosts.ts';
 import { parseHostKey, type SshConnection } from '../ssh/index.ts';
 import { parseCpus, parseMemTotal, parseNginxVersion, parseOsRelease, parseUname } from './facts.ts';
+import { catalogedReason } from '../common/failure.ts';
+import { redactSecrets } from '../common/secrets.ts';
+import { NginxReasons } from '../nginx/reasons.ts';
+import { HostReasons } from './reasons.ts';
 
 export interface HostFacts {
   os?: string;
@@ -38,10 +43,6 @@ export interface ProbeResult {
 /** Codes that are about our settings or the reference, not about the machine: retrying cannot help. */
 const REFERENCE_CODES = new Set<string>([ErrorCodes.SecretNotFound, ErrorCodes.SecretKeyMissing, ErrorCodes.InvalidSpec]);
 
-/** The pool adds "(next attempt in N s)" while it backs off; status messages stay stable without it. */
-export function stableMessage(message: string): string {
-  return message.replace(/ \(next attempt in \d+ s\)$/, '');
-}
 
 function nginxBinary(host: Host): string {
   const first = host.spec.nginx?.testCommand[0];
@@ -75,7 +76,7 @@ async function sshFacts(conn: SshConnection, host: Host, signal: AbortSignal): P
     if (r.code === 0 && version) facts.nginxVersion = version;
     else {
       const said = `${r.stderr}${r.stdout}`.trim().split('\n')[0]?.slice(0, 200) || `exit code ${r.code}`;
-      problems.push({ code: 'NginxNotFound', message: `spec.nginx is set but "${binary} -v" failed on the host (${said}); install nginx or fix spec.nginx.testCommand` });
+      problems.push({ code: NginxReasons.NginxNotFound, message: `spec.nginx is set but "${binary} -v" failed on the host (${said}); install nginx or fix spec.nginx.testCommand` });
     }
   }
   return { facts, problems };
@@ -92,7 +93,7 @@ export async function probeHost(connections: HostConnections, host: Host, signal
       result.reachable = true;
     } catch (err) {
       if (signal.aborted) throw err;
-      result.problems.push({ code: String(errorCode(err)), message: stableMessage(errorMessage(err)) });
+      result.problems.push({ code: catalogedReason(err), message: redactSecrets(errorMessage(err)) });
     }
     if (result.reachable) {
       try {
@@ -101,7 +102,7 @@ export async function probeHost(connections: HostConnections, host: Host, signal
         result.problems.push(...problems);
       } catch (err) {
         if (signal.aborted) throw err;
-        result.problems.push({ code: String(errorCode(err)), message: `reading facts over SSH failed: ${stableMessage(errorMessage(err))}` });
+        result.problems.push({ code: catalogedReason(err), message: `reading facts over SSH failed: ${redactSecrets(errorMessage(err))}` });
       }
     }
   }
@@ -117,9 +118,9 @@ export async function probeHost(connections: HostConnections, host: Host, signal
       }
     } catch (err) {
       if (signal.aborted) throw err;
-      const code = String(errorCode(err));
-      if (REFERENCE_CODES.has(code)) throw err;
-      result.problems.push({ code: code === ErrorCodes.Internal ? 'DockerUnreachable' : code, message: `Docker engine: ${stableMessage(errorMessage(err))}` });
+      if (REFERENCE_CODES.has(String(errorCode(err)))) throw err;
+      const code = catalogedReason(err);
+      result.problems.push({ code: code === ErrorCodes.Internal || code === ErrorCodes.ExternalError ? HostReasons.DockerUnreachable : code, message: `Docker engine: ${redactSecrets(errorMessage(err))}` });
     }
   }
   return result;

@@ -3,7 +3,7 @@
 // time. Reconcilers call `ensure` (never waits for the host) and are told through `onSettled` when
 // a route's apply finished; `apply` and `remove` wait, for tests and simple callers.
 import { realClock, type Clock, type TimerHandle } from '../../controller/clock.ts';
-import { OutriggerError, errorCode, errorMessage } from '../../controller/errors.ts';
+import { OutriggerError, errorMessage } from '../../controller/errors.ts';
 import { silentLogger, type Logger } from '../../controller/logger.ts';
 import type { OperationOptions, SshConnection } from '../ssh/index.ts';
 import { applyHost, type ApplyReport, type RouteIntent, type RouteState } from './apply.ts';
@@ -11,6 +11,7 @@ import type { NginxRouteInput } from './input.ts';
 import { renderRoute, routeKey, type RenderedRoute } from './render.ts';
 import { checkSettings, type NginxHostSettings } from './settings.ts';
 import { checkTlsPair, type CertificateFacts } from './tls.ts';
+import { catalogedReason } from '../common/failure.ts';
 
 export interface ApplierOptions {
   /** The host's shared SSH connection (asked each apply, so a rotated key takes effect). */
@@ -113,6 +114,18 @@ export class NginxHostApplier {
     const certificate = input.tls ? checkTlsPair(input.tls, input.serverNames, this.now()) : undefined;
     const rendered = renderRoute(input, { configDir: this.settings.configDir, ...(this.settings.listenIPv6 ? { listenIPv6: true } : {}) });
     return { ...this.ensureRendered(rendered), ...(certificate ? { certificate } : {}) };
+  }
+
+  /**
+   * What the host serves of `input` compared with what it should: the same answer as ensure,
+   * without queueing anything (an observe that changes nothing).
+   */
+  observe(input: NginxRouteInput): RouteObservation {
+    const certificate = input.tls ? checkTlsPair(input.tls, input.serverNames, this.now()) : undefined;
+    const rendered = renderRoute(input, { configDir: this.settings.configDir, ...(this.settings.listenIPv6 ? { listenIPv6: true } : {}) });
+    const last = this.results.get(rendered.key);
+    const settled = last !== undefined && last.desiredHash === rendered.hash && this.isSettled(last);
+    return { key: rendered.key, desiredHash: rendered.hash, pending: !settled, ...(last ? { result: last } : {}), ...(certificate ? { certificate } : {}) };
   }
 
   /** Like ensure, for an already rendered route (tests use it to hand nginx a broken one). */
@@ -289,7 +302,7 @@ export class NginxHostApplier {
       this.log.info({ host: this.settings.configDir, ...this.stats.lastApply, routes: report.routes.size, generation: report.generation }, 'nginx apply finished');
       if (report.orphansRemoved.length > 0 && report.reloaded) this.log.info({ host: this.settings.configDir, routes: report.orphansRemoved }, 'removed routes whose ProxyRoute no longer exists');
     } else {
-      this.stats.lastError = { code: String(errorCode(failure)), message: errorMessage(failure) };
+      this.stats.lastError = { code: catalogedReason(failure), message: errorMessage(failure) };
       this.log.warn({ host: this.settings.configDir, code: this.stats.lastError.code, err: this.stats.lastError.message }, 'nginx apply failed');
     }
 
@@ -304,7 +317,7 @@ export class NginxHostApplier {
         result = { key, state: r.state, ...(desiredHash ? { desiredHash } : {}), ...(r.liveHash ? { liveHash: r.liveHash } : {}), ...(r.liveSince ? { liveSince: r.liveSince } : {}), ...(r.message ? { message: r.message } : {}), ...(r.state === 'Failed' && report?.hostError ? { errorCode: report.hostError.code } : {}), warnings: r.warnings, generation: report!.generation, at };
       } else if (!report) {
         const previous = this.results.get(key);
-        result = { key, state: 'Failed', ...(desiredHash ? { desiredHash } : {}), ...(previous?.liveHash ? { liveHash: previous.liveHash } : {}), ...(previous?.liveSince ? { liveSince: previous.liveSince } : {}), message: errorMessage(failure), errorCode: String(errorCode(failure)), warnings: [], generation: this.stats.generation, at };
+        result = { key, state: 'Failed', ...(desiredHash ? { desiredHash } : {}), ...(previous?.liveHash ? { liveHash: previous.liveHash } : {}), ...(previous?.liveSince ? { liveSince: previous.liveSince } : {}), message: errorMessage(failure), errorCode: catalogedReason(failure), warnings: [], generation: this.stats.generation, at };
       } else {
         continue; // a held route with nothing live: its last result stands
       }

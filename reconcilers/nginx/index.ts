@@ -6,3 +6,4 @@ export { renderRoute, routeKey, type RenderedRoute, type RenderSettings } from '
 export { settingsFromHostSpec, checkSettings, DEFAULT_STATUS_PORT, type NginxHostSettings } from './settings.ts';
 export { checkTlsPair, TlsErrorCodes, type CertificateFacts } from './tls.ts';
 export { validateRouteInput, validateSpecReferences, type FieldError } from './validate.ts';
+export { NginxReasons } from './reasons.ts';

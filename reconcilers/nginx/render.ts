@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { isIP, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
-import { TerminalError, ErrorCodes } from '../../controller/errors.ts';
+import { TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import { describeFieldErrors } from '../../crds/validate.ts';
 import type { NginxLocationInput, NginxRouteInput } from './input.ts';
 import { durationMs, validateRouteInput } from './validate.ts';

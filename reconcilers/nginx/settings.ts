@@ -1,7 +1,8 @@
 // How Outrigger drives the nginx on one host: where its own directory is, which commands test and
 // reload, where the error log is. Built from a Host's spec.nginx; every value is re-checked here
 // because it ends up in paths, in the rendered configuration and in commands.
-import { OutriggerError, ErrorCodes } from '../../controller/errors.ts';
+import { OutriggerError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 
 export interface NginxHostSettings {
   /** Directory Outrigger owns entirely; nginx.conf includes `<configDir>/current/*.conf` in http {}. */

@@ -4,10 +4,11 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { TerminalError } from '../../controller/errors.ts';
+import { defineReasons } from '../../controller/reasons.ts';
 
-export const TlsErrorCodes = {
-  CertificateInvalid: 'CertificateInvalid',
-} as const;
+export const TlsErrorCodes = defineReasons('nginx', {
+  CertificateInvalid: 'The TLS Secret does not hold a usable certificate and key for the route: the message says what is wrong',
+});
 
 export interface CertificateFacts {
   notBefore: Date;

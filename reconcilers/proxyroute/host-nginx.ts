@@ -11,7 +11,8 @@
 //   down) is taken off the host by the next apply or drift check; every Host with nginx is checked
 //   once when the controller starts leading, so leftovers go even from a host no route uses.
 import { createHash } from 'node:crypto';
-import { ErrorCodes, OutriggerError, errorMessage, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
+import { OutriggerError, errorMessage, realClock, type Clock, type Informer, type Logger, type ObjectKey, type TimerHandle } from '../../controller/index.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import type { Host } from '../../crds/index.ts';
 import type { HostConnections } from '../hosts.ts';
 import { NginxHostApplier, routeKey, settingsFromHostSpec, type ApplierOptions, type HostApplyStatus, type NginxHostSettings, type NginxRouteInput, type RouteApplyResult, type RouteObservation } from '../nginx/index.ts';
@@ -40,11 +41,6 @@ export interface HostFailure {
   retryAt: number;
 }
 
-/** The SSH pool adds "(next attempt in N s)" while it backs off; conditions stay stable without it. */
-function stableMessage(message: string): string {
-  return message.replace(/ \(next attempt in \d+ s\)$/, '');
-}
-
 /** `<namespace>_<name>` (the applier's key) back to an object key: "_" is in neither part. */
 export function requestOfRouteKey(key: string): ObjectKey {
   const i = key.indexOf('_');
@@ -52,7 +48,7 @@ export function requestOfRouteKey(key: string): ObjectKey {
 }
 
 function outcomeSignature(r: RouteApplyResult): string {
-  return [r.state, r.desiredHash ?? '', r.liveHash ?? '', r.errorCode ?? '', stableMessage(r.message ?? '')].join('|');
+  return [r.state, r.desiredHash ?? '', r.liveHash ?? '', r.errorCode ?? '', r.message ?? ''].join('|');
 }
 
 export function settingsHash(s: NginxHostSettings): string {
@@ -65,6 +61,8 @@ interface HostNginxDeps {
   log: Logger;
   /** Whether a ProxyRoute exists and is not being deleted (the informer, once synced); false makes its live route an orphan. */
   routeWanted?: (key: ObjectKey) => boolean;
+  /** A route's configuration is off the host (the Host's deletion may be waiting for it). */
+  onRemoved?: (hostKey: string) => void;
 }
 
 export class HostNginx {
@@ -79,6 +77,7 @@ export class HostNginx {
   private readonly clock: Clock;
   private readonly opts: HostNginxOptions;
   private readonly enqueue: (key: ObjectKey) => void;
+  private readonly onRemoved: ((hostKey: string) => void) | undefined;
   private readonly log: Logger;
   private lastApplies = 0;
   private retryTimer: TimerHandle | undefined;
@@ -93,6 +92,7 @@ export class HostNginx {
     this.clock = opts.clock ?? realClock;
     this.opts = opts;
     this.enqueue = deps.enqueue;
+    this.onRemoved = deps.onRemoved;
     this.log = deps.log;
     this.applier = new NginxHostApplier({
       connection: deps.connect,
@@ -126,6 +126,16 @@ export class HostNginx {
     if (generation === this.hostGeneration) return;
     this.hostGeneration = generation;
     if (this.failureState) this.failureState = { ...this.failureState, retryAt: 0 };
+  }
+
+  /** The route as the host serves it, without queueing anything. */
+  observe(input: NginxRouteInput): RouteObservation {
+    return this.applier.observe(input);
+  }
+
+  /** Routes this process gave the host that no ProxyRoute wants any more and are not off it yet. */
+  pendingRemovals(wanted: (key: string) => boolean): string[] {
+    return [...this.routes].filter((k) => !wanted(k));
   }
 
   ensure(input: NginxRouteInput): RouteObservation {
@@ -168,6 +178,7 @@ export class HostNginx {
 
   private settled(key: string, result: RouteApplyResult): void {
     this.noteBatch();
+    if (result.state === 'Removed') this.onRemoved?.(this.hostKey);
     const signature = outcomeSignature(result);
     if (this.notified.get(key) === signature) return;
     this.notified.set(key, signature);
@@ -188,7 +199,7 @@ export class HostNginx {
     }
     const attempts = (this.failureState?.attempts ?? 0) + 1;
     const delay = Math.min((this.opts.retryInitialMs ?? 1_000) * 2 ** (attempts - 1), this.opts.retryMaxMs ?? 60_000);
-    this.failureState = { code: st.lastError.code, message: stableMessage(st.lastError.message), attempts, retryAt: this.clock.now() + delay };
+    this.failureState = { code: st.lastError.code, message: st.lastError.message, attempts, retryAt: this.clock.now() + delay };
     this.log.warn({ host: this.hostKey, code: st.lastError.code, attempts, retryInMs: delay }, 'nginx apply on host failed; retrying after backoff');
     this.retryTimer?.cancel();
     this.retryTimer = this.clock.setTimer(() => {
@@ -219,6 +230,7 @@ export class HostNginxRegistry {
   private readonly hosts: Informer<Host>;
   private readonly connections: HostConnections;
   private readonly enqueue: (key: ObjectKey) => void;
+  private readonly onRemoved: ((hostKey: string) => void) | undefined;
   private readonly log: Logger;
   private readonly opts: HostNginxOptions;
   private readonly routeWanted: HostNginxDeps['routeWanted'];
@@ -228,6 +240,7 @@ export class HostNginxRegistry {
     this.routeWanted = deps.routeWanted;
     this.connections = deps.connections;
     this.enqueue = deps.enqueue;
+    this.onRemoved = deps.onRemoved;
     this.log = deps.log;
     this.opts = opts;
   }
@@ -251,7 +264,7 @@ export class HostNginxRegistry {
       if (!current) throw new OutriggerError(ErrorCodes.ReferenceNotFound, `Host ${key} no longer exists`);
       return this.connections.ssh(current);
     };
-    const created = new HostNginx(host, settings, { connect, enqueue: this.enqueue, log: this.log.child({ host: key }), ...(this.routeWanted ? { routeWanted: this.routeWanted } : {}) }, this.opts);
+    const created = new HostNginx(host, settings, { connect, enqueue: this.enqueue, log: this.log.child({ host: key }), ...(this.routeWanted ? { routeWanted: this.routeWanted } : {}), ...(this.onRemoved ? { onRemoved: this.onRemoved } : {}) }, this.opts);
     this.byHost.set(key, created);
     return created;
   }
@@ -273,7 +286,7 @@ export class HostNginxRegistry {
    * there whose ProxyRoute is gone are removed (the caller waits until the route cache has synced).
    */
   sweep(host: Host): void {
-    if (!host.spec.nginx || !host.spec.ssh || host.metadata.deletionTimestamp) return;
+    if (!host.spec.nginx || !host.spec.ssh) return;
     let nginx: HostNginx;
     try {
       nginx = this.forHost(host);

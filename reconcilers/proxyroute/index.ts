@@ -1,14 +1,15 @@
 // The ProxyRoute controller: the reconciler, one nginx applier per Host, and the watches that bring a
 // route back when something it reads changes (its Host, its Secrets, its Workspaces).
-import type { Controller, ObjectKey } from '../../controller/index.ts';
-import type { Host, ProxyRoute, Workspace } from '../../crds/index.ts';
+import { parseObjectKey, type Controller, type KubeObject, type ObjectKey } from '../../controller/index.ts';
+import { proxyRouteKind, type Host, type ProxyRoute, type Workspace } from '../../crds/index.ts';
 import { proxyRouteRef, workspaceRef } from '../common/kinds.ts';
 import type { SecretObject } from '../common/secrets.ts';
 import type { Platform } from '../platform.ts';
-import { HostNginxRegistry, type HostNginxOptions } from './host-nginx.ts';
+import { HostNginxRegistry, requestOfRouteKey, type HostNginxOptions } from './host-nginx.ts';
+import { referentChanged } from '../common/references.ts';
 import { ProxyRouteReconciler } from './reconciler.ts';
-import { hostOfRoute, routesUsing, secretsOfRoute, workspacesOfRoute } from './references.ts';
 
+export { ProxyRouteReasons } from './reasons.ts';
 export { ProxyRouteReconciler } from './reconciler.ts';
 export { HostNginxRegistry, HostNginx, type HostNginxOptions, type HostFailure } from './host-nginx.ts';
 export { routeStatus, routeConditions, type RouteOutcome } from './status.ts';
@@ -31,27 +32,21 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
   const routes = manager.informer<ProxyRoute>(proxyRouteRef, { namespace: platform.namespace });
   const workspaces = manager.informer<Workspace>(workspaceRef, { namespace: platform.namespace });
   let controller: Controller<ProxyRoute> | undefined;
-  // The Host reconciler writes status now and then; only a new Host, a spec change or a deletion
-  // concerns the routes on it.
-  const hostGenerations = new Map<string, number | undefined>();
-  const hostSpecChanged = (h: Host): boolean => {
-    const key = `${h.metadata.namespace}/${h.metadata.name}`;
-    const gone = !platform.hosts.get(key) || Boolean(h.metadata.deletionTimestamp);
-    const changed = gone || !hostGenerations.has(key) || hostGenerations.get(key) !== h.metadata.generation;
-    if (gone) hostGenerations.delete(key);
-    else hostGenerations.set(key, h.metadata.generation);
-    return changed;
-  };
+  platform.references.track(proxyRouteKind, routes as never);
+  const dependants = (referent: KubeObject, kind: string) => platform.references.dependantKeys(proxyRouteKind.kind, referent, kind);
   const quarantineRetryMs = opts.quarantineRetryMs ?? DEFAULT_QUARANTINE_RETRY_MS;
+  const routeWanted = (key: ObjectKey): boolean => {
+    if (!routes.hasSynced()) return true;
+    const route = routes.get(`${key.namespace}/${key.name}`);
+    return route !== undefined && !route.metadata.deletionTimestamp;
+  };
   const hostNginx = new HostNginxRegistry(
     {
       hosts: platform.hosts, connections: platform.connections, enqueue: (key) => controller?.enqueue(key), log: manager.log.child({ controller: 'proxyroute', component: 'nginx' }),
       // Only a synced cache may call a route unwanted; until then every live route is kept.
-      routeWanted: (key) => {
-        if (!routes.hasSynced()) return true;
-        const route = routes.get(`${key.namespace}/${key.name}`);
-        return route !== undefined && !route.metadata.deletionTimestamp;
-      },
+      routeWanted,
+      // A route is off its host: the Host may be waiting for that to finish its deletion.
+      onRemoved: (hostKey) => platform.protection.Host?.enqueue(parseObjectKey(hostKey)),
     },
     { ...opts, quarantineRetryMs },
   );
@@ -65,8 +60,16 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
       for (const h of platform.hosts.list()) hostNginx.sweep(h);
     });
   });
+  // A Host being deleted waits while its nginx still serves routes whose ProxyRoute is gone.
+  platform.holders.push((kind, namespace, name) => {
+    if (kind !== 'Host') return [];
+    const wanted = (key: string) => routeWanted(requestOfRouteKey(key));
+    return (hostNginx.get(`${namespace}/${name}`)?.pendingRemovals(wanted) ?? []).map((k) => `ProxyRoute ${requestOfRouteKey(k).name} (being taken off the host)`);
+  });
   platform.hosts.addHandler({
     onAdd: (h) => { if (sweeping) hostNginx.sweep(h); },
+    // Deletion started: leftovers of routes deleted while no controller ran go first.
+    onUpdate: (old, h) => { if (sweeping && !old.metadata.deletionTimestamp && h.metadata.deletionTimestamp) hostNginx.sweep(h); },
     onDelete: (h) => hostNginx.drop(`${h.metadata.namespace}/${h.metadata.name}`),
   });
   const reconciler = new ProxyRouteReconciler({
@@ -86,9 +89,12 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
     reconciler,
     workers: opts.workers ?? 4,
     watches: [
-      { informer: platform.secrets, map: (s: SecretObject): ObjectKey[] => routesUsing(routes.list(), s.metadata.namespace, s.metadata.name, secretsOfRoute) },
-      { informer: platform.hosts, map: (h: Host): ObjectKey[] => (hostSpecChanged(h) ? routesUsing(routes.list(), h.metadata.namespace, h.metadata.name, hostOfRoute) : []) },
-      { informer: workspaces, map: (w: Workspace): ObjectKey[] => routesUsing(routes.list(), w.metadata.namespace, w.metadata.name, workspacesOfRoute) },
+      { informer: platform.secrets, predicate: referentChanged, map: (s: SecretObject): ObjectKey[] => dependants(s, 'Secret') },
+      // The Host reconciler writes status now and then: only a new Host, a spec change, a deletion
+      // or Ready flipping (back from an outage) concerns the routes on it.
+      { informer: platform.hosts, predicate: referentChanged, map: (h: Host): ObjectKey[] => dependants(h, 'Host') },
+      // A Workspace's status (Ready, endpoints) decides where its routes send requests.
+      { informer: workspaces, map: (w: Workspace): ObjectKey[] => dependants(w, 'Workspace') },
     ],
   });
   return { controller, hostNginx };

@@ -20,18 +20,25 @@
 // result arrives through onSettled, a quarantined route is a normal outcome rather than an error,
 // and host failures are gated per host rather than retried per route.
 import {
-  objectKeyString, errorCode, errorMessage, hasFinalizer, isDeleting, isNotFound, isTerminal, KubeApiError, removeFinalizer, realClock,
-  updateStatus, ErrorCodes, OutriggerError, TerminalError,
+  objectKeyString, errorCode, errorMessage, hasFinalizer, isDeleting, isNotFound, isTerminal, realClock,
+  updateStatus, TerminalError,
   type Clock, type EventRecorder, type Informer, type ObjectKey, type ReconcileContext, type Reconciler, type ResourceClient, type Result,
 } from '../../controller/index.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import { describeFieldErrors, proxyRouteKind, validateSpec, type Host, type ProxyRoute, type ProxyRouteSpec, type ProxyRouteStatus, type Workspace } from '../../crds/index.ts';
 import { outriggerFinalizer } from '../common/kinds.ts';
+import { classifyFailure } from '../common/failure.ts';
+import { releaseFinalizer } from '../common/finalizer.ts';
+import type { ManagedStatus } from '../common/managed.ts';
+import { reportFailure } from '../common/report.ts';
+import { routeClient } from './external.ts';
+import { ProxyRouteReasons } from './reasons.ts';
 import type { SecretReader } from '../common/secrets.ts';
 import { resolveHost } from '../hosts.ts';
 import { checkTlsPair, routeInputFromSpec, validateRouteInput, validateSpecReferences, type NginxRouteInput } from '../nginx/index.ts';
 import type { HostNginx, HostNginxRegistry } from './host-nginx.ts';
 import { hostOfRoute } from './references.ts';
-import { isMissingReference, resolveReferences } from './resolve.ts';
+import { resolveReferences } from './resolve.ts';
 import { routeStatus, type RouteOutcome } from './status.ts';
 
 /** How long a new route may wait for its first apply before it reports Applying. */
@@ -91,7 +98,13 @@ export class ProxyRouteReconciler implements Reconciler {
         return { requeueAfterMs: Math.max(gate.retryAt - this.clock.now(), 0) + 50 };
       }
 
-      const obs = nginx.ensure(input);
+      const external = routeClient<ProxyRoute>(nginx, input);
+      let seen = await external.observe(route, ctx.signal);
+      if (!seen.upToDate) {
+        await (seen.exists ? external.update(route, seen, ctx.signal) : external.create(route, ctx.signal));
+        seen = await external.observe(route, ctx.signal);
+      }
+      const obs = seen.facts!.route;
       if (obs.pending && !obs.result && !route.status?.conditions?.length) {
         // A brand-new route: its first status comes with the apply's result (onSettled brings it
         // back), which saves a status write per route in a burst of creations. If the apply takes
@@ -112,7 +125,7 @@ export class ProxyRouteReconciler implements Reconciler {
       if (outcome.kind === 'settled' && outcome.result.state === 'Quarantined') return { requeueAfterMs: this.deps.quarantineRetryMs + 1_000 };
       return {};
     } catch (err) {
-      throw await this.reportFailure(route, err, ctx);
+      return this.reportFailure(route, err, ctx);
     }
   }
 
@@ -188,8 +201,8 @@ export class ProxyRouteReconciler implements Reconciler {
       nginx = undefined; // settings nginx never accepted: nothing can have been applied with them
     }
     if (!nginx) {
-      this.deps.events.event(route, 'Warning', 'HostGone', `Host "${hostName ?? ''}" no longer exists or runs no nginx managed by Outrigger; nothing to remove`);
-      await removeFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal);
+      this.deps.events.event(route, 'Warning', ProxyRouteReasons.HostGone, `Host "${hostName ?? ''}" no longer exists or runs no nginx managed by Outrigger; nothing to remove`);
+      await releaseFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal);
       return {};
     }
     const gate = nginx.gate();
@@ -200,8 +213,8 @@ export class ProxyRouteReconciler implements Reconciler {
     }
     const { removed } = nginx.ensureRemoved(namespace, name);
     if (!removed) return {}; // the applier's onSettled brings us back
-    this.deps.events.event(route, 'Normal', 'Removed', `Removed the route's configuration from Host ${hostName} and reloaded nginx`);
-    await removeFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal);
+    this.deps.events.event(route, 'Normal', ProxyRouteReasons.Removed, `Removed the route's configuration from Host ${hostName} and reloaded nginx`);
+    await releaseFinalizer(this.deps.client, route, outriggerFinalizer, ctx.signal);
     return {};
   }
 
@@ -215,7 +228,11 @@ export class ProxyRouteReconciler implements Reconciler {
     if (outcome.kind !== 'hostFailure') this.announce(route, route.status, next);
     const ready = next.conditions?.find((c) => c.type === 'Ready');
     ctx.log.debug({ route: `${route.metadata.namespace}/${route.metadata.name}`, outcome: outcome.kind, ready: ready?.status, reason: ready?.reason, message: ready?.message }, 'route status');
-    await updateStatus(this.deps.client, route, next, ctx.signal);
+    try {
+      await updateStatus(this.deps.client, route, next, ctx.signal);
+    } catch (err) {
+      if (!isNotFound(err)) throw err; // deleted meanwhile: no status left to write
+    }
   }
 
   /** Events on transitions only: a new configuration live, or Ready turning False for a new reason. */
@@ -228,29 +245,21 @@ export class ProxyRouteReconciler implements Reconciler {
       // already, and a recovery after a host outage is the Host's news: a burst of new routes or a
       // host coming back does not cost an event write per route.
       if (before?.appliedConfigHash !== undefined && before.appliedConfigHash !== after.appliedConfigHash) {
-        this.deps.events.event(route, 'Normal', 'Applied', `${now.message ?? 'Served by nginx'}; configuration ${after.appliedConfigHash ?? ''}`.trim());
+        this.deps.events.event(route, 'Normal', ProxyRouteReasons.Applied, `${now.message ?? 'Served by nginx'}; configuration ${after.appliedConfigHash ?? ''}`.trim());
       }
       return;
     }
     const progressing = ['Applying', 'WorkspaceNotFound', 'WorkspaceNotReady', 'WorkspaceEndpointMissing'].includes(now.reason ?? '');
     if (progressing || (was?.status === now.status && was.reason === now.reason)) return;
-    this.deps.events.event(route, 'Warning', now.reason ?? 'NotReady', now.message ?? 'The route is not ready');
+    this.deps.events.event(route, 'Warning', now.reason ?? ProxyRouteReasons.NotReady, now.message ?? 'The route is not ready');
   }
 
-  /** Records what stopped the reconcile in status (never API errors) and returns the error to throw. */
-  private async reportFailure(route: ProxyRoute, caught: unknown, ctx: ReconcileContext): Promise<unknown> {
-    if (caught instanceof KubeApiError || ctx.signal.aborted) return caught;
-    const err = errorCode(caught) === ErrorCodes.InvalidSpec && !isTerminal(caught)
-      ? new TerminalError(ErrorCodes.InvalidSpec, errorMessage(caught), { cause: caught })
-      : caught;
-    const code = String(errorCode(err));
-    const outcome: RouteOutcome = { kind: 'failed', code, message: errorMessage(err), terminal: isTerminal(err) };
-    try {
-      await this.write(route, outcome, ctx);
-    } catch (statusErr) {
-      ctx.log.debug({ err: errorMessage(statusErr) }, 'could not record the failure in status');
-    }
-    if (!isTerminal(err) && !isMissingReference(err) && !(err instanceof OutriggerError)) ctx.log.warn({ err: errorMessage(err) }, 'reconcile failed');
-    return err;
+  /** The kit's classifier and reporter: a wait returns (a watch brings the route back), the rest throws for the queue. */
+  private async reportFailure(route: ProxyRoute, caught: unknown, ctx: ReconcileContext): Promise<Result> {
+    const failure = classifyFailure(caught, ctx.signal);
+    await reportFailure({ client: this.deps.client as ResourceClient<ProxyRoute & { status?: ManagedStatus }>, clock: this.clock, events: this.deps.events }, route as ProxyRoute & { status?: ManagedStatus }, failure, ctx);
+    if (failure.kind === 'waiting') return {};
+    if (failure.kind === 'terminal' && !isTerminal(caught)) throw new TerminalError(failure.reason, failure.message, { cause: caught });
+    throw caught;
   }
 }

@@ -2,7 +2,8 @@
 // Secrets in the route's namespace, and Workspace ports to the address and port they are published
 // on. A Workspace that is not Ready yet is a reason to wait, not a failure. Errors name the field and
 // never carry a Secret's content.
-import { ErrorCodes, OutriggerError, TerminalError, getCondition, type Condition, type Informer } from '../../controller/index.ts';
+import { OutriggerError, TerminalError, getCondition, type Condition, type Informer } from '../../controller/index.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import type { ProxyRouteSpec, Workspace } from '../../crds/index.ts';
 import type { ResolvedReferences } from '../nginx/index.ts';
 import { upstreamAddressProblem, portProblem } from '../nginx/validate.ts';

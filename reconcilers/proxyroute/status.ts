@@ -15,6 +15,7 @@ import {
 import type { ProxyRouteStatus } from '../../crds/index.ts';
 import type { CertificateFacts, RouteApplyResult } from '../nginx/index.ts';
 import type { ResolvedUpstream } from './resolve.ts';
+import { ProxyRouteReasons } from './reasons.ts';
 
 export type RouteOutcome =
   | { kind: 'settled'; result: RouteApplyResult; desiredHash: string; certificate?: CertificateFacts; upstreams: ResolvedUpstream[]; tls: boolean }
@@ -45,7 +46,7 @@ export function routeConditions(outcome: RouteOutcome, host: string): ConditionI
         return readyConditions(`Served by nginx on Host ${host}${warn}`);
       }
       if (r.state === 'Quarantined') return errorConditions('Quarantined', `nginx -t failed: ${r.message ?? 'no message'}${stillServing(r)}`);
-      if (r.state === 'Conflict') return stalledConditions('Conflict', r.message ?? 'another ProxyRoute serves one of these server names');
+      if (r.state === 'Conflict') return stalledConditions(ProxyRouteReasons.ServerNameConflict, r.message ?? 'another ProxyRoute serves one of these server names');
       if (r.state === 'Failed') return errorConditions(r.errorCode ?? 'NginxApplyFailed', `${r.message ?? 'the apply failed'}${stillServing(r)}`);
       return progressingConditions('Applying', `Waiting for the batched nginx apply on Host ${host}`);
     }

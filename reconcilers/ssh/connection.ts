@@ -2,8 +2,10 @@
 // multiplexed over it. It connects on first use, verifies the pinned host key before anything else
 // (our key is never offered to a host that fails), sends keepalives, and after a failure refuses
 // new attempts until a backoff delay has passed, so a dead host is not hammered.
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { OutriggerError, ErrorCodes } from '../../controller/errors.ts';
+import ssh2, { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { OutriggerError } from '../../controller/errors.ts';
+import { defineReasons } from '../../controller/reasons.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import { backoffDelay, type BackoffOptions } from '../../controller/backoff.ts';
 import type { Clock } from '../../controller/clock.ts';
 import { commandLine } from './command.ts';
@@ -43,12 +45,15 @@ export interface ConnectionSettings {
 }
 
 export const SshConnectionErrorCodes = {
-  HostKeyMismatch: ErrorCodes.HostKeyMismatch,
   Unreachable: ErrorCodes.Unreachable,
-  AuthenticationFailed: 'SshAuthenticationFailed',
-  ConnectionLost: 'SshConnectionLost',
-  OutputTooLarge: 'SshOutputTooLarge',
-  CommandFailed: 'SshCommandFailed',
+  ...defineReasons('ssh', {
+    HostKeyMismatch: 'The SSH server presented a host key other than the pinned one: Outrigger refuses to connect',
+    InvalidPrivateKey: { reason: 'SshInvalidPrivateKey', meaning: 'The private key in the Secret cannot be parsed (or its passphrase is wrong)' },
+    AuthenticationFailed: { reason: 'SshAuthenticationFailed', meaning: "The SSH server rejected the private key: add its public key to the user's authorized_keys" },
+    ConnectionLost: { reason: 'SshConnectionLost', meaning: 'The SSH connection ended while in use; retried' },
+    OutputTooLarge: { reason: 'SshOutputTooLarge', meaning: 'A remote command printed more than Outrigger keeps' },
+    CommandFailed: { reason: 'SshCommandFailed', meaning: 'A remote command exited non-zero' },
+  }),
 } as const;
 
 export interface ExecOptions extends OperationOptions {
@@ -219,8 +224,9 @@ export class SshConnection {
     if (!this.connecting) {
       const now = this.settings.clock.now();
       if (this.lastError && now < this.retryAt) {
-        const waitS = Math.ceil((this.retryAt - now) / 1000);
-        throw new OutriggerError(this.lastError.code, `${this.lastError.message} (next attempt in ${waitS} s)`, { cause: this.lastError });
+        // The same words each time, so status stays put and repeated events fold into one series;
+        // when the next attempt is due travels beside the message.
+        throw Object.assign(new OutriggerError(this.lastError.code, this.lastError.message, { cause: this.lastError }), { retryAt: this.retryAt });
       }
       this.connecting = this.open().then(
         (client) => {
@@ -245,6 +251,15 @@ export class SshConnection {
 
   private open(): Promise<Client> {
     this.count('connectAttempts');
+    // ssh2 throws synchronously (and quotes the key) for a key it cannot parse: check it first,
+    // with a message that names the problem and never a byte of the key.
+    const parsed = ssh2.utils.parseKey(this.target.privateKey, this.target.passphrase);
+    if (parsed instanceof Error) {
+      const encrypted = /encrypted|passphrase/i.test(parsed.message);
+      return Promise.reject(new OutriggerError(SshConnectionErrorCodes.InvalidPrivateKey, encrypted
+        ? `the private key for ${this.address} is encrypted and the passphrase is missing or wrong: fix spec.ssh.passphraseSecretRef`
+        : `the private key for ${this.address} cannot be parsed: put an unencrypted OpenSSH or PEM private key (RSA, ECDSA or Ed25519) in the Secret spec.ssh.privateKeySecretRef names`));
+    }
     const client = new Client();
     let presented: Buffer | undefined;
     const config: ConnectConfig = {
@@ -288,7 +303,13 @@ export class SshConnection {
           reject(new OutriggerError(SshConnectionErrorCodes.Unreachable, `${this.address} closed the connection during the handshake`));
         }
       });
-      client.connect(config);
+      try {
+        client.connect(config);
+      } catch {
+        settled = true;
+        reject(new OutriggerError(SshConnectionErrorCodes.InvalidPrivateKey, `SSH to ${this.address} could not start: the connection settings (key, passphrase) were refused by the SSH library`));
+        return;
+      }
       // Small request/response round trips (SFTP, channel opens) stall ~40 ms each under Nagle.
       client.setNoDelay(true);
     });

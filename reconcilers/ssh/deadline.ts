@@ -1,6 +1,7 @@
 // Every SSH operation has a deadline and honours the caller's AbortSignal. This turns both into one
 // signal and turns its firing into an error with a stable code that says what was cut short.
 import { OutriggerError } from '../../controller/errors.ts';
+import { defineReasons } from '../../controller/reasons.ts';
 
 export interface OperationOptions {
   signal?: AbortSignal;
@@ -8,10 +9,10 @@ export interface OperationOptions {
   timeoutMs?: number;
 }
 
-export const SshErrorCodes = {
-  Timeout: 'SshTimeout',
-  Aborted: 'SshAborted',
-} as const;
+export const SshErrorCodes = defineReasons('ssh', {
+  Timeout: { reason: 'SshTimeout', meaning: 'An SSH operation took longer than its deadline' },
+  Aborted: { reason: 'SshAborted', meaning: 'An SSH operation was cancelled (the reconcile ended)' },
+});
 
 export interface Deadline {
   signal: AbortSignal;

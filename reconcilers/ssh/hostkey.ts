@@ -1,7 +1,8 @@
 // Pinned SSH host keys: parsing the OpenSSH public key line a Host carries, fingerprints for error
 // messages, and the host key algorithms to offer so the server presents the pinned key's type.
 import { createHash } from 'node:crypto';
-import { OutriggerError, ErrorCodes } from '../../controller/errors.ts';
+import { OutriggerError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 
 export interface PinnedHostKey {
   /** The key type named in the line, e.g. `ssh-ed25519`. */

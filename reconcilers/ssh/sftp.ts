@@ -5,16 +5,17 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { OutriggerError } from '../../controller/errors.ts';
+import { defineReasons } from '../../controller/reasons.ts';
 import { deadline, raceDeadline, type Deadline, type OperationOptions } from './deadline.ts';
 import type { SshCounters } from './counters.ts';
 
 
 const NO_SUCH_FILE = 2;
 
-export const SftpErrorCodes = {
-  FileError: 'SshFileError',
-  InvalidPath: 'SshInvalidPath',
-} as const;
+export const SftpErrorCodes = defineReasons('ssh', {
+  FileError: { reason: 'SshFileError', meaning: 'Reading or writing a file on the host over SFTP failed' },
+  InvalidPath: { reason: 'SshInvalidPath', meaning: 'A remote path was refused: it must be absolute and normalised' },
+});
 
 export interface FileStat {
   type: 'file' | 'directory' | 'symlink' | 'other';

@@ -13,9 +13,11 @@
 // What it gives up: a volume of that name made by hand for another owner is mounted rather than
 // refused (the provider's ensureVolume checks the owner label; the name carries the owner's uid).
 // Re-creation and every other change go through the provider's update.
-import { ErrorCodes, OutriggerError } from '../../controller/errors.ts';
+import { OutriggerError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import {
   containerName,
+  DockerErrorCodes,
   ownerLabels,
   containerSpecHash,
   renderCreateOptions,
@@ -47,7 +49,7 @@ export async function createWorkspaceContainer(containers: WorkspaceContainers, 
   try {
     created = await createOnce(containers, spec, now, signal);
   } catch (err) {
-    if (codeOf(err) !== ErrorCodes.ImageNotFound) {
+    if (codeOf(err) !== DockerErrorCodes.ImageNotFound) {
       created = await adoptOnConflict(containers, spec, err, signal);
     } else {
       await containers.ensureImage(spec.image, spec.pullPolicy, signal);

@@ -21,6 +21,8 @@ export interface EngineWatchersOptions {
   stopTimeoutSeconds: number;
   log: Logger;
   onChange(change: ContainerChange, bundle: EngineBundle): void;
+  /** The engine stopped answering (false) or is back (true). */
+  onHealth?(healthy: boolean, bundle: EngineBundle): void;
 }
 
 /** How long a reconcile waits for a new watcher's first list before observing without the cache. */
@@ -49,6 +51,12 @@ export class EngineWatchers {
     return bundle;
   }
 
+  /** The Host is gone, or nothing on it is watched any more: its watcher stops. */
+  release(hostUid: string): void {
+    const bundle = this.bundles.get(hostUid);
+    if (bundle) this.drop(hostUid, bundle);
+  }
+
   all(): EngineBundle[] {
     return [...this.bundles.values()];
   }
@@ -73,7 +81,9 @@ export class EngineWatchers {
     const watcher = new EngineWatcher(engine, { instance: this.opts.instance, resyncMs: this.opts.resyncMs, log: this.opts.log });
     const containers = new WorkspaceContainers(engine, { instance: this.opts.instance, cache: watcher.cache, stopTimeoutSeconds: this.opts.stopTimeoutSeconds });
     const bundle = { hostUid, engine, watcher, containers, unsubscribe: () => {} };
-    bundle.unsubscribe = watcher.subscribe((change) => this.opts.onChange(change, bundle));
+    const offChange = watcher.subscribe((change) => this.opts.onChange(change, bundle));
+    const offHealth = watcher.onHealth((healthy) => this.opts.onHealth?.(healthy, bundle));
+    bundle.unsubscribe = () => { offChange(); offHealth(); };
     if (!this.stopped) watcher.start();
     this.bundles.set(hostUid, bundle);
     this.opts.log.debug({ engine: engine.description }, 'watching docker engine');

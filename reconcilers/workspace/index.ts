@@ -1,9 +1,10 @@
 // Registers the Workspace controller with a manager: the Workspace informer, the reconciler, and
 // what else makes a Workspace worth another look: its Secrets and Host changing, and its
 // container changing on the engine (the engine watcher's events, within moments).
-import { generationChanged, keyOf, objectKeyString, parseObjectKey, type Controller, type KubeObject } from '../../controller/index.ts';
-import type { Host } from '../../crds/index.ts';
+import { generationChanged, objectKeyString, parseObjectKey, type Controller, type KubeObject } from '../../controller/index.ts';
+import { hostKind, workspaceKind, type Host } from '../../crds/index.ts';
 import { workspaceRef } from '../common/kinds.ts';
+import { referentChanged } from '../common/references.ts';
 import type { SecretObject } from '../common/secrets.ts';
 import type { Platform } from '../platform.ts';
 import { DEFAULT_INSTANCE } from '../docker/index.ts';
@@ -11,6 +12,7 @@ import { EngineWatchers } from './engines.ts';
 import { wakeAnnotationChanged } from './idle.ts';
 import { WorkspaceReconciler, type WorkspaceObject, type WorkspaceReconcilerOptions } from './reconciler.ts';
 
+export { WorkspaceReasons } from './reasons.ts';
 export { WorkspaceReconciler, type WorkspaceObject } from './reconciler.ts';
 export { EngineWatchers } from './engines.ts';
 export { WAKE_ANNOTATION, IDLE_CONDITION } from './idle.ts';
@@ -47,6 +49,12 @@ export function registerWorkspaceReconciler(platform: Platform, opts: WorkspaceC
     resyncMs: opts.engineResyncMs ?? 30_000,
     stopTimeoutSeconds: opts.stopTimeoutSeconds ?? 10,
     log: manager.log.child({ controller: 'workspace' }),
+    // An engine that stopped answering or came back: every Workspace on it is looked at now (and
+    // any backoff forgotten), so status says Unreachable at once and recovers at once.
+    onHealth: (_healthy, bundle) => {
+      const host = platform.hosts.list().find((h) => h.metadata.uid === bundle.hostUid);
+      if (host) for (const key of dependants(host, 'Host')) controller?.wake(key);
+    },
     onChange: (change) => {
       // Only Workspaces this controller watches (another namespace's are another controller's),
       // and not for the echo of our own calls.
@@ -56,7 +64,8 @@ export function registerWorkspaceReconciler(platform: Platform, opts: WorkspaceC
   // Reads come from the informer: no GET per reconcile (the write after a stale read conflicts and is retried).
   const reconciler = new WorkspaceReconciler(platform, watchers, { ...opts, read: (key) => informer.get(objectKeyString(key)) });
 
-  const hostGenerations = new Map<string, number | undefined>();
+  platform.references.track(workspaceKind, informer);
+  const dependants = (referent: KubeObject, kind: string) => platform.references.dependantKeys(workspaceKind.kind, referent, kind);
   controller = manager.addController<WorkspaceObject>({
     name: 'workspace',
     informer,
@@ -67,60 +76,34 @@ export function registerWorkspaceReconciler(platform: Platform, opts: WorkspaceC
     predicate: (oldObj, newObj) => generationChanged(oldObj, newObj) || wakeAnnotationChanged(oldObj, newObj),
     backoff: { initialMs: 250, maxMs: 5 * 60_000, factor: 2 },
     watches: [
-      { informer: platform.secrets, map: (secret: SecretObject) => workspacesUsingSecret(informer.list(), platform.hosts.list(), secret) },
+      // The Secrets a Workspace reads directly, and those its Host's connection reads.
       {
-        informer: platform.hosts,
-        map: (host: Host) => {
-          // Status-only updates of a Host (its probe) change nothing for workspaces.
-          const key = keyOf(host);
-          const present = platform.hosts.get(key) !== undefined;
-          if (present && hostGenerations.has(key) && hostGenerations.get(key) === host.metadata.generation) return [];
-          if (present) hostGenerations.set(key, host.metadata.generation);
-          else hostGenerations.delete(key);
-          return workspacesOnHost(informer.list(), host.metadata.namespace ?? '', host.metadata.name ?? '');
-        },
+        informer: platform.secrets,
+        predicate: referentChanged,
+        map: (secret: SecretObject) => [
+          ...dependants(secret, 'Secret'),
+          ...platform.references.dependantKeys(hostKind.kind, secret, 'Secret').flatMap((h) => {
+            const host = platform.hosts.get(`${h.namespace}/${h.name}`);
+            return host ? dependants(host, 'Host') : [];
+          }),
+        ],
       },
+      { informer: platform.hosts, predicate: referentChanged, map: (host: Host) => dependants(host, 'Host') },
     ],
+  });
+  // A Host gone: its engine watcher and connections close with it.
+  platform.hosts.addHandler({ onDelete: (host) => { if (host.metadata.uid) watchers.release(host.metadata.uid); } });
+  // The last Workspace on a Host gone: nothing needs that engine watched any more.
+  platform.references.onChange((ids) => {
+    for (const id of ids) {
+      if (!id.startsWith('Host/')) continue;
+      const host = platform.hosts.get(id.slice('Host/'.length));
+      if (host?.metadata.uid && dependants(host, 'Host').length === 0) watchers.release(host.metadata.uid);
+    }
   });
   informer.addHandler({ onDelete: (obj) => reconciler.forget(obj.metadata.uid) });
   manager.once('stopped', () => void watchers.stopAll());
   return { controller, reconciler, watchers };
-}
-
-function keysOf(objects: KubeObject[]) {
-  return objects.map((o) => parseObjectKey(keyOf(o)));
-}
-
-export function workspacesOnHost(workspaces: WorkspaceObject[], namespace: string, hostName: string) {
-  return keysOf(workspaces.filter((w) => w.metadata.namespace === namespace && w.spec?.runtime?.docker?.hostRef?.name === hostName));
-}
-
-/** Secrets a Workspace reads directly (env, files, editor password). */
-export function secretNamesOf(ws: WorkspaceObject): string[] {
-  const spec = ws.spec;
-  if (!spec) return [];
-  return [
-    ...(spec.env ?? []).flatMap((e) => (e.secretKeyRef ? [e.secretKeyRef.name] : [])),
-    ...(spec.files ?? []).map((f) => f.secretKeyRef.name),
-    ...(spec.editor?.passwordSecretRef ? [spec.editor.passwordSecretRef.name] : []),
-  ];
-}
-
-/** Workspaces that read this Secret, directly or through their Host's connection settings. */
-export function workspacesUsingSecret(workspaces: WorkspaceObject[], hosts: Host[], secret: SecretObject) {
-  const namespace = secret.metadata.namespace;
-  const name = secret.metadata.name ?? '';
-  const hostsUsing = new Set(
-    hosts
-      .filter((h) => h.metadata.namespace === namespace)
-      .filter((h) => h.spec?.docker?.tcp?.tlsSecretRef.name === name || h.spec?.ssh?.privateKeySecretRef.name === name || h.spec?.ssh?.passphraseSecretRef?.name === name)
-      .map((h) => h.metadata.name),
-  );
-  return keysOf(
-    workspaces.filter(
-      (w) => w.metadata.namespace === namespace && (secretNamesOf(w).includes(name) || hostsUsing.has(w.spec?.runtime?.docker?.hostRef?.name)),
-    ),
-  );
 }
 
 export const workspaceRegistration = { kind: 'Workspace', register: (platform: Platform): void => { registerWorkspaceReconciler(platform); } };

@@ -6,6 +6,7 @@
 // What must outlive one reconcile (activity, bootstrap outcomes, published ports) is kept in memory
 // per Workspace uid and rebuilt from status after a restart.
 import {
+  OutriggerError,
   TerminalError,
   errorMessage,
   getCondition,
@@ -22,6 +23,7 @@ import { workspaceRef } from '../common/kinds.ts';
 import { hostName, resolveHost } from '../hosts.ts';
 import type { Platform } from '../platform.ts';
 import {
+  DockerErrorCodes,
   activityEpoch,
   endpointsOf,
   homeVolumeName,
@@ -34,6 +36,7 @@ import {
   type WorkspaceObservation,
   type WorkspaceTarget,
 } from '../docker/index.ts';
+import { WorkspaceReasons } from './reasons.ts';
 import { runBootstrap } from './bootstrap.ts';
 import { createWorkspaceContainer } from './create.ts';
 import type { EngineBundle, EngineWatchers } from './engines.ts';
@@ -84,7 +87,7 @@ interface Memory {
   pollMs?: number;
 }
 
-export const NOT_IMPLEMENTED = 'NotImplemented';
+export const NOT_IMPLEMENTED = WorkspaceReasons.NotImplemented;
 
 export class WorkspaceReconciler implements Reconciler {
   private readonly platform: Platform;
@@ -111,6 +114,11 @@ export class WorkspaceReconciler implements Reconciler {
       events: this.events,
       clock: platform.manager.clock,
       connect: (obj, ctx) => this.connect(obj, ctx),
+      connectForCleanup: (obj, ctx) => this.connectForCleanup(obj, ctx),
+      // Containers carry the owner's uid in a label set by the create call itself: observe finds
+      // a container made just before a crash, so no create-pending marker is needed.
+      createGuard: 'owner-label',
+      failureFields: (obj, failure) => ({ phase: failurePhase(obj, failure.kind, failure.reason) }),
       statusFields: (_obj, observation) => (observation.facts ? statusFields(observation.facts) : {}),
       extraConditions: (obj, observation) =>
         observation.facts
@@ -161,20 +169,34 @@ export class WorkspaceReconciler implements Reconciler {
     return m;
   }
 
+  /** The Host's engine, watched; an engine whose events stream broke counts as unreachable. */
+  private async engineOf(obj: WorkspaceObject, docker: NonNullable<WorkspaceSpec['runtime']['docker']>, ctx: ReconcileContext): Promise<{ host: Host; bundle: EngineBundle }> {
+    const host = resolveHost(this.platform.hosts, obj.metadata.namespace ?? 'default', docker.hostRef.name, 'spec.runtime.docker.hostRef');
+    const engine = this.platform.connections.engine(host);
+    const bundle = await this.watchers.forEngine(host.metadata.uid ?? hostName(host), engine, ctx.signal);
+    if (!bundle.watcher.reachable) {
+      const cause = bundle.watcher.lastError;
+      throw new OutriggerError(DockerErrorCodes.Unreachable, `the Docker engine of Host "${docker.hostRef.name}" (${engine.description}) does not answer${cause ? `: ${cause.message}` : ''}`, { cause });
+    }
+    return { host, bundle };
+  }
+
+  private async connectForCleanup(obj: WorkspaceObject, ctx: ReconcileContext): Promise<ExternalClient<WorkspaceObject, WorkspaceFacts>> {
+    const docker = obj.spec.runtime?.docker;
+    // Nothing was ever made for it, so deletion has nothing to clean up.
+    if (!docker) return nothingToDelete;
+    const { bundle } = await this.engineOf(obj, docker, ctx);
+    return this.deletionClient(obj, bundle);
+  }
+
   private async connect(obj: WorkspaceObject, ctx: ReconcileContext): Promise<ExternalClient<WorkspaceObject, WorkspaceFacts>> {
     const spec = obj.spec;
     if (!spec.runtime.docker) {
-      // Nothing was ever made for it, so deletion has nothing to clean up.
-      if (isDeleting(obj)) return nothingToDelete;
       throw new TerminalError(NOT_IMPLEMENTED, 'spec.runtime.proxmox: the Proxmox runtime is not implemented yet; only runtime.docker workspaces are supported in this version', {
         field: 'spec.runtime.proxmox',
       });
     }
-    const namespace = obj.metadata.namespace ?? 'default';
-    const host = resolveHost(this.platform.hosts, namespace, spec.runtime.docker.hostRef.name, 'spec.runtime.docker.hostRef');
-    const engine = this.platform.connections.engine(host);
-    const bundle = await this.watchers.forEngine(host.metadata.uid ?? hostName(host), engine, ctx.signal);
-    if (isDeleting(obj)) return this.deletionClient(obj, bundle);
+    const { host, bundle } = await this.engineOf(obj, spec.runtime.docker, ctx);
     const built = buildTarget(obj, this.secrets);
     const memory = this.memoryOf(obj.metadata.uid ?? '');
     delete memory.pollMs;
@@ -203,6 +225,14 @@ const nothingToDelete: ExternalClient<WorkspaceObject, WorkspaceFacts> = {
   update: async () => {},
   delete: async () => {},
 };
+
+/** What status.phase says while a failure holds the Workspace. */
+function failurePhase(obj: WorkspaceObject, kind: string, reason: string): string {
+  if (isDeleting(obj)) return 'Terminating';
+  if (kind === 'terminal') return 'Failed';
+  if (reason === DockerErrorCodes.Unreachable) return 'Unknown';
+  return kind === 'waiting' ? 'Pending' : (obj.status?.phase ?? 'Pending');
+}
 
 function isReady(o: Observation<WorkspaceFacts>): boolean {
   return Boolean(o.exists && o.upToDate && (o.ready ?? true));

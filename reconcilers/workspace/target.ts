@@ -2,7 +2,8 @@
 // container spec, the files placed on the tmpfs after each start, the published ports and the
 // secret values that must never appear anywhere (for redaction). Pure apart from reading Secrets
 // through the given lookup; every error names the Workspace field to fix.
-import { ErrorCodes, OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 import { DNS_LABEL, parseQuantity, type WorkspaceSpec } from '../../crds/index.ts';
 import {
   RUNTIME_DIR,

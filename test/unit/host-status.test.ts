@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCpus, parseMemTotal, parseNginxVersion, parseOsRelease, parseUname } from '../../reconcilers/host/facts.ts';
 import { hostStatus } from '../../reconcilers/host/status.ts';
-import { stableMessage, type ProbeResult } from '../../reconcilers/host/probe.ts';
+import type { ProbeResult } from '../../reconcilers/host/probe.ts';
 
 describe('Host facts parsers', () => {
   it('reads PRETTY_NAME from os-release, quoted or not, and nothing unprintable', () => {
@@ -25,10 +25,6 @@ describe('Host facts parsers', () => {
     assert.equal(parseNginxVersion('nginx version: nginx/1.22.1\n'), '1.22.1');
     assert.equal(parseNginxVersion('nginx version: openresty/1.25.3.1'), '1.25.3.1');
     assert.equal(parseNginxVersion('bash: nginx: command not found'), undefined);
-  });
-
-  it('drops the pool\'s countdown so messages stay stable between probes', () => {
-    assert.equal(stableMessage('cannot reach root@10.0.0.1:22: ECONNREFUSED (next attempt in 3 s)'), 'cannot reach root@10.0.0.1:22: ECONNREFUSED');
   });
 });
 

@@ -60,7 +60,7 @@ describe('ProxyRoute status from the reconcile outcome', () => {
     {
       why: 'a server name held by another route: stalled until something changes',
       outcome: { kind: 'settled', desiredHash: hash('b'), result: result({ state: 'Conflict', message: 'server name a.test on port 80 is already served by ProxyRoute x/y' }), upstreams: [], tls: false },
-      ready: 'False', reason: 'Conflict', stalled: 'True',
+      ready: 'False', reason: 'ServerNameConflict', stalled: 'True',
     },
     {
       why: 'waiting for the batched apply',
@@ -212,7 +212,7 @@ describe('HostNginx: host-level failures are retried per host, not per route', (
       clock, quietMs: 10, maxDelayMs: 100, retryInitialMs: 1_000, retryMaxMs: 4_000, driftIntervalMs: 30_000,
       applyFn: async (_ctx, intents) => {
         applies.push(new Map(intents));
-        if (down) throw new OutriggerError('Unreachable', 'cannot reach root@10.0.0.2:22: ECONNREFUSED (next attempt in 3 s)');
+        if (down) throw new OutriggerError('Unreachable', 'cannot reach root@10.0.0.2:22: ECONNREFUSED');
         const report: ApplyReport = { generation: 'g', reloaded: false, tests: 0, filesWritten: 0, filesRemoved: 0, orphansRemoved: [], routes: new Map([...intents].filter(([, i]) => i.rendered).map(([k, i]) => [k, { state: 'Applied' as const, liveHash: i.rendered!.hash, warnings: [] }])) };
         return report;
       },

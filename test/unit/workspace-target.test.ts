@@ -4,11 +4,11 @@
 // change concerns.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCodes, OutriggerError, TerminalError } from '../../controller/errors.ts';
-import { workspaceSpecSchema, type Host } from '../../crds/index.ts';
+import { OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../../reconcilers/common/reasons.ts';
+import { workspaceSpecSchema } from '../../crds/index.ts';
 import { containerSpecHash } from '../../reconcilers/docker/index.ts';
 import { buildTarget, publishedPorts, type SecretLookup } from '../../reconcilers/workspace/target.ts';
-import { secretNamesOf, workspacesOnHost, workspacesUsingSecret, type WorkspaceObject } from '../../reconcilers/workspace/index.ts';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAl1W1PD5apahWD3x5EovSm5QoQ/M6A40KfY5u+yUQZH alice@laptop';
 
@@ -128,33 +128,5 @@ describe('buildTarget', () => {
 
   it('lists no ports when none are asked for', () => {
     assert.deepEqual(publishedPorts(ws({}).spec), []);
-  });
-});
-
-describe('which Workspaces a change concerns', () => {
-  const w = (name: string, spec: Record<string, unknown>, namespace = 'a') => ({ metadata: { name, namespace }, spec: ws(spec).spec }) as unknown as WorkspaceObject;
-  const all = [
-    w('env', { env: [{ name: 'A', secretKeyRef: { name: 's1', key: 'k' } }] }),
-    w('file', { files: [{ path: '/etc/x', secretKeyRef: { name: 's1', key: 'k' } }] }),
-    w('editor', { editor: { passwordSecretRef: { name: 's2', key: 'k' } } }),
-    w('other-ns', { env: [{ name: 'A', secretKeyRef: { name: 's1', key: 'k' } }] }, 'b'),
-    w('plain', {}),
-  ];
-  const secret = (name: string, namespace = 'a') => ({ metadata: { name, namespace } });
-
-  it('a Secret: the Workspaces in its namespace that read it', () => {
-    assert.deepEqual(workspacesUsingSecret(all, [], secret('s1')).map((k) => k.name), ['env', 'file']);
-    assert.deepEqual(workspacesUsingSecret(all, [], secret('s2')).map((k) => k.name), ['editor']);
-    assert.deepEqual(secretNamesOf(all[2]!), ['s2']);
-  });
-
-  it('a Secret a Host connects with: every Workspace on that Host', () => {
-    const host = { metadata: { name: 'local', namespace: 'a' }, spec: { docker: { tcp: { port: 2376, tlsSecretRef: { name: 'tls' } } } } } as unknown as Host;
-    assert.deepEqual(workspacesUsingSecret(all, [host], secret('tls')).map((k) => k.name), ['env', 'file', 'editor', 'plain']);
-  });
-
-  it('a Host: the Workspaces in its namespace that run on it', () => {
-    assert.deepEqual(workspacesOnHost(all, 'b', 'local').map((k) => k.name), ['other-ns']);
-    assert.deepEqual(workspacesOnHost(all, 'a', 'elsewhere'), []);
   });
 });
