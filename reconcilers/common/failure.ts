@@ -7,7 +7,7 @@
 //   conflict  -> nothing written; retried at once on fresh data (routine with cached reads)
 //   cancelled -> nothing written; the controller is stopping or the reconcile timed out
 import {
-  errorCode, errorConditions, errorMessage, isConflict, isKnownReason, isTerminal, KubeApiError, OutriggerError, progressingConditions, stalledConditions,
+  errorConditions, errorMessage, isConflict, isKnownReason, isTerminal, KubeApiError, OutriggerError, progressingConditions, stalledConditions,
   RuntimeReasons, type ConditionInput,
 } from '../../controller/index.ts';
 import { KitReasons } from './reasons.ts';
@@ -45,8 +45,9 @@ export function catalogedReason(err: unknown): string {
   const code = err instanceof OutriggerError ? String(err.code) : undefined;
   if (code && isKnownReason(code)) return code;
   if (err instanceof KubeApiError) return RuntimeReasons.KubeApiError;
-  if (err instanceof OutriggerError) return KitReasons.ExternalError;
-  return errorCode(err) === RuntimeReasons.Internal ? RuntimeReasons.Internal : KitReasons.ExternalError;
+  // An OutriggerError with a code nobody catalogued came from a provider: an external failure.
+  // Anything else (a plain Error, a TypeError) is unexpected inside Outrigger.
+  return err instanceof OutriggerError ? KitReasons.ExternalError : RuntimeReasons.Internal;
 }
 
 /** The conditions a failure writes (conflicts and cancellations write none). */
