@@ -59,7 +59,7 @@ async function waitUntil(check: () => boolean, timeoutMs: number, what: string):
 function baselineRequests(image: string, instance: string): Dockerode.ContainerCreateOptions[] {
   return Array.from({ length: COUNT }, (_, i) => {
     const m = manifest(i, image, 'bench-baseline');
-    const built = buildTarget({ metadata: { ...m.metadata, uid: randomUUID() }, spec: workspaceSpecSchema.parse(m.spec) }, { value: () => Buffer.alloc(0), version: () => '' });
+    const built = buildTarget({ metadata: { ...m.metadata, uid: randomUUID() }, spec: workspaceSpecSchema.parse(m.spec) }, { value: () => Buffer.alloc(0) });
     return createRequest(built.spec, instance);
   });
 }

@@ -129,6 +129,8 @@ export async function reconcileManaged<T extends ManagedObject, F>(kind: Managed
     const failure = classifyFailure(err, ctx.signal);
     await reportFailure({ client: kind.client, clock: clockOf(kind), events: kind.events, failureFields: kind.failureFields }, latest.obj, failure, ctx);
     if (failure.kind === 'waiting') return { requeueAfterMs: kind.waitRequeueMs ?? DEFAULT_WAIT_REQUEUE_MS };
+    // A stale copy (cached read, concurrent writer): again on fresh data, not logged as a failure.
+    if (failure.kind === 'conflict') return { requeue: true };
     if (failure.kind === 'terminal' && !isTerminal(err)) throw new TerminalError(failure.reason, failure.message, { cause: err });
     throw err;
   }

@@ -28,8 +28,8 @@ export interface PortSpec {
 export interface SecretEnvVar {
   value: string;
   /**
-   * An opaque token that changes when the value changes (such as the Secret's resourceVersion).
-   * The spec hash covers the token, never the value, so the hash reveals nothing about a secret.
+   * A token that changes when the value changes (a digest of it, see workspace/target.ts). The
+   * spec hash covers the token, never the value itself.
    */
   version: string;
 }
@@ -113,7 +113,7 @@ export function validateContainerSpec(spec: ContainerSpec): void {
     if (envNames.has(name)) invalid(`secretEnv.${name}`, 'is also set as a literal env variable: set it once');
     // Never echo the value: only say what is wrong with it.
     if (typeof variable?.value !== 'string' || variable.value.includes('\0')) invalid(`secretEnv.${name}`, 'must be a string without NUL characters');
-    if (!variable.version) invalid(`secretEnv.${name}.version`, 'must be set (for example the Secret\'s resourceVersion)');
+    if (!variable.version) invalid(`secretEnv.${name}.version`, 'must be set (a digest of the value)');
   }
   if (spec.cpu !== undefined && (!Number.isFinite(spec.cpu) || spec.cpu <= 0 || spec.cpu > 1024)) {
     invalid('cpu', 'must be a number of cores greater than 0 (such as 0.5 or 2)');

@@ -1,7 +1,7 @@
 // Turning what dockerode throws into Outrigger's error catalog: a stable code, a message saying what
 // to fix, the original as cause. Messages name the engine and the object, never request bodies
 // (which may hold secret env values) and never TLS material.
-import { OutriggerError } from '../../controller/errors.ts';
+import { OutriggerError, TerminalError } from '../../controller/errors.ts';
 import { defineReasons } from '../../controller/reasons.ts';
 import { ErrorCodes } from '../common/reasons.ts';
 
@@ -10,7 +10,6 @@ export const DockerReasons = defineReasons('docker', {
   ImageNotFound: 'The image is not on the engine and could not be pulled: build or load it there, or fix spec.image',
   PortInUse: 'A fixed host port is already taken on the engine: choose another hostPort',
   Timeout: 'The engine answered, but the call took longer than allowed; retried',
-  EngineStreamLost: "The engine's event stream broke: containers are not watched until it is back",
 });
 
 /** Docker-specific codes next to the shared catalog's. */
@@ -84,5 +83,19 @@ export function dockerError(err: unknown, engine: string, what: string): Outrigg
   if (/port is already allocated|address already in use/i.test(message)) {
     return new OutriggerError(DockerErrorCodes.PortInUse, `${what} on ${engine}: ${message}; choose another hostPort or leave it unset`, { cause: err });
   }
+  const limit = resourceRefusal(message);
+  if (e.statusCode !== undefined && e.statusCode < 500 && limit) {
+    // The engine refuses a value only the user can change: retrying cannot help.
+    return new TerminalError(DockerErrorCodes.InvalidSpec, `${limit.field}: the Docker engine ${engine} refused it (${message}); ${limit.fix}`, { cause: err, field: limit.field });
+  }
   return new OutriggerError(DockerErrorCodes.ExternalError, `${what} on ${engine}: ${message}`, { cause: err });
+}
+
+/** Engine refusals of resource values (more CPUs than the machine has, too little memory). */
+function resourceRefusal(message: string): { field: string; fix: string } | undefined {
+  if (/range of cpus|nanocpus|cpu.*(only|available)/i.test(message)) {
+    return { field: 'spec.resources.cpu', fix: 'ask for at most the CPUs that engine\'s machine has' };
+  }
+  if (/minimum memory limit|memory limit.*(too low|should be)/i.test(message)) return { field: 'spec.resources.memory', fix: 'ask for more memory' };
+  return undefined;
 }

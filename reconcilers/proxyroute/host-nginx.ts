@@ -178,7 +178,11 @@ export class HostNginx {
 
   private settled(key: string, result: RouteApplyResult): void {
     this.noteBatch();
-    if (result.state === 'Removed') this.onRemoved?.(this.hostKey);
+    if (result.state === 'Removed') {
+      // Off the host: no longer a reason for the Host's deletion to wait.
+      this.routes.delete(key);
+      this.onRemoved?.(this.hostKey);
+    }
     const signature = outcomeSignature(result);
     if (this.notified.get(key) === signature) return;
     this.notified.set(key, signature);

@@ -259,6 +259,7 @@ export class ProxyRouteReconciler implements Reconciler {
     const failure = classifyFailure(caught, ctx.signal);
     await reportFailure({ client: this.deps.client as ResourceClient<ProxyRoute & { status?: ManagedStatus }>, clock: this.clock, events: this.deps.events }, route as ProxyRoute & { status?: ManagedStatus }, failure, ctx);
     if (failure.kind === 'waiting') return {};
+    if (failure.kind === 'conflict') return { requeue: true };
     if (failure.kind === 'terminal' && !isTerminal(caught)) throw new TerminalError(failure.reason, failure.message, { cause: caught });
     throw caught;
   }

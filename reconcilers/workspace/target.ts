@@ -2,7 +2,8 @@
 // container spec, the files placed on the tmpfs after each start, the published ports and the
 // secret values that must never appear anywhere (for redaction). Pure apart from reading Secrets
 // through the given lookup; every error names the Workspace field to fix.
-import { OutriggerError, TerminalError } from '../../controller/errors.ts';
+import { createHash } from 'node:crypto';
+import { TerminalError } from '../../controller/errors.ts';
 import { ErrorCodes } from '../common/reasons.ts';
 import { DNS_LABEL, parseQuantity, type WorkspaceSpec } from '../../crds/index.ts';
 import {
@@ -20,8 +21,16 @@ import {
 /** Reads Secret values (from the informer cache); errors name the referring field. */
 export interface SecretLookup {
   value(namespace: string, ref: { name: string; key: string }, field: string): Buffer;
-  /** Changes whenever the Secret changes (uid and resourceVersion): never derived from the value. */
-  version(namespace: string, name: string, field: string): string;
+}
+
+/**
+ * The token the spec hash covers for a secret value: it changes exactly when the value the
+ * container consumes changes, so a label or annotation edit of the Secret re-creates nothing.
+ * Whoever can read the container's labels can read its environment too, so a digest tells them
+ * nothing new.
+ */
+export function valueVersion(value: string): string {
+  return createHash('sha256').update('outrigger-secret-env\0').update(value).digest('hex').slice(0, 32);
 }
 
 export type DockerRuntime = NonNullable<WorkspaceSpec['runtime']['docker']>;
@@ -127,7 +136,7 @@ export function buildTarget(ws: WorkspaceInput, secrets: SecretLookup): BuiltTar
     const ref = spec.editor.passwordSecretRef;
     const field = 'spec.editor.passwordSecretRef';
     const value = secrets.value(namespace, ref, field).toString('utf8');
-    secretEnv[EDITOR_PASSWORD_ENV] = { value, version: secrets.version(namespace, ref.name, field) };
+    secretEnv[EDITOR_PASSWORD_ENV] = { value, version: valueVersion(value) };
     secretValues.push(value);
   }
   for (const [i, variable] of (spec.env ?? []).entries()) {
@@ -139,7 +148,7 @@ export function buildTarget(ws: WorkspaceInput, secrets: SecretLookup): BuiltTar
     if (variable.secretKeyRef) {
       const value = secrets.value(namespace, variable.secretKeyRef, `${field}.secretKeyRef`).toString('utf8');
       if (value.includes('\0')) invalid(`${field}.secretKeyRef`, 'points at a value with a NUL character, which an environment variable cannot hold');
-      secretEnv[variable.name] = { value, version: secrets.version(namespace, variable.secretKeyRef.name, `${field}.secretKeyRef`) };
+      secretEnv[variable.name] = { value, version: valueVersion(value) };
       secretValues.push(value);
     } else {
       env[variable.name] = variable.value ?? '';
@@ -184,13 +193,6 @@ export function buildTarget(ws: WorkspaceInput, secrets: SecretLookup): BuiltTar
 }
 
 /** A SecretLookup over the shared SecretReader and its informer. */
-export function secretLookup(reader: { value(ns: string, ref: { name: string; key: string }, field: string): Buffer; secret(ns: string, name: string, field: string): { metadata: { uid?: string; resourceVersion?: string } } }): SecretLookup {
-  return {
-    value: (ns, ref, field) => reader.value(ns, ref, field),
-    version: (ns, name, field) => {
-      const s = reader.secret(ns, name, field);
-      if (!s.metadata.resourceVersion) throw new OutriggerError(ErrorCodes.SecretNotFound, `${field}: Secret "${name}" has no resourceVersion yet`, { field });
-      return `${s.metadata.uid ?? ''}:${s.metadata.resourceVersion}`;
-    },
-  };
+export function secretLookup(reader: { value(ns: string, ref: { name: string; key: string }, field: string): Buffer }): SecretLookup {
+  return { value: (ns, ref, field) => reader.value(ns, ref, field) };
 }

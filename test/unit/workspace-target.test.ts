@@ -8,11 +8,11 @@ import { OutriggerError, TerminalError } from '../../controller/errors.ts';
 import { ErrorCodes } from '../../reconcilers/common/reasons.ts';
 import { workspaceSpecSchema } from '../../crds/index.ts';
 import { containerSpecHash } from '../../reconcilers/docker/index.ts';
-import { buildTarget, publishedPorts, type SecretLookup } from '../../reconcilers/workspace/target.ts';
+import { buildTarget, publishedPorts, valueVersion, type SecretLookup } from '../../reconcilers/workspace/target.ts';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAl1W1PD5apahWD3x5EovSm5QoQ/M6A40KfY5u+yUQZH alice@laptop';
 
-function lookup(data: Record<string, Record<string, string>>, versions: Record<string, string> = {}): SecretLookup {
+function lookup(data: Record<string, Record<string, string>>): SecretLookup {
   return {
     value(ns, ref, field) {
       const secret = data[ref.name];
@@ -21,7 +21,6 @@ function lookup(data: Record<string, Record<string, string>>, versions: Record<s
       if (v === undefined) throw new OutriggerError(ErrorCodes.SecretKeyMissing, `${field}: Secret "${ref.name}" has no key "${ref.key}"`, { field });
       return Buffer.from(v);
     },
-    version: (_ns, name) => versions[name] ?? 'uid-1:100',
   };
 }
 
@@ -40,20 +39,21 @@ describe('buildTarget', () => {
   it('gives the image contract environment, literal env and secret env (versioned, value only in the value)', () => {
     const t = buildTarget(ws({ user: { name: 'alice', uid: 1001 }, env: [{ name: 'TZ', value: 'UTC' }, { name: 'TOKEN', secretKeyRef: { name: 'creds', key: 'token' } }] }), secrets);
     assert.deepEqual(t.spec.env, { OUTRIGGER_USER: 'alice', OUTRIGGER_UID: '1001', OUTRIGGER_HOME: '/home/alice', OUTRIGGER_SSH: 'off', TZ: 'UTC' });
-    assert.deepEqual(t.spec.secretEnv, { TOKEN: { value: 'tok-value-1', version: 'uid-1:100' } });
+    assert.deepEqual(t.spec.secretEnv, { TOKEN: { value: 'tok-value-1', version: valueVersion('tok-value-1') } });
     assert.deepEqual(t.secretValues, ['tok-value-1']);
     assert.equal(t.spec.home.mountPath, '/home/alice');
     assert.equal(t.spec.hostname, 'alice');
     assert.deepEqual(t.spec.labels, { 'outrigger.dev/owner': 'alice@example.com' });
   });
 
-  it('re-creates the container when the Secret changes, without the hash depending on the value', () => {
+  it('re-creates the container only when a value it consumes changes, never for the Secret\'s metadata', () => {
     const spec = { env: [{ name: 'TOKEN', secretKeyRef: { name: 'creds', key: 'token' } }] };
-    const a = buildTarget(ws(spec), lookup({ creds: { token: 'one' } }, { creds: 'u:1' }));
-    const sameVersionOtherValue = buildTarget(ws(spec), lookup({ creds: { token: 'two' } }, { creds: 'u:1' }));
-    const newVersion = buildTarget(ws(spec), lookup({ creds: { token: 'one' } }, { creds: 'u:2' }));
-    assert.equal(containerSpecHash(a.spec), containerSpecHash(sameVersionOtherValue.spec), 'the hash never sees the value');
-    assert.notEqual(containerSpecHash(a.spec), containerSpecHash(newVersion.spec), 'a new Secret version re-creates');
+    const a = buildTarget(ws(spec), lookup({ creds: { token: 'one' } }));
+    const otherKeyAdded = buildTarget(ws(spec), lookup({ creds: { token: 'one', unused: 'x' } }));
+    const newValue = buildTarget(ws(spec), lookup({ creds: { token: 'two' } }));
+    assert.equal(containerSpecHash(a.spec), containerSpecHash(otherKeyAdded.spec), 'a key the container does not read changes nothing');
+    assert.notEqual(containerSpecHash(a.spec), containerSpecHash(newValue.spec), 'a new value re-creates');
+    assert.ok(!JSON.stringify(a.spec.secretEnv?.TOKEN?.version).includes('one'), 'the token is a digest, not the value');
   });
 
   it('places authorized keys and secret files on the tmpfs, owned as they must be', () => {
@@ -79,7 +79,7 @@ describe('buildTarget', () => {
       { name: 'web', containerPort: 3000, protocol: 'tcp' },
       { name: 'dns', containerPort: 53, protocol: 'udp', hostPort: 5353 },
     ]);
-    assert.deepEqual(t.spec.secretEnv?.PASSWORD, { value: 'editor-pass', version: 'uid-1:100' });
+    assert.deepEqual(t.spec.secretEnv?.PASSWORD, { value: 'editor-pass', version: valueVersion('editor-pass') });
     assert.equal(t.spec.env?.OUTRIGGER_EDITOR, 'code-server');
     assert.equal(t.spec.env?.OUTRIGGER_EDITOR_PORT, '8080');
   });
