@@ -16,6 +16,14 @@ export const realClock: Clock = {
   },
 };
 
+/** An AbortSignal that fires after `ms` on the given clock (AbortSignal.timeout, but testable). */
+export function clockTimeout(clock: Clock, ms: number): AbortSignal {
+  if (clock === realClock) return AbortSignal.timeout(Math.max(0, ms));
+  const controller = new AbortController();
+  clock.setTimer(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), ms);
+  return controller.signal;
+}
+
 interface PendingTimer { at: number; seq: number; callback: () => void; cancelled: boolean }
 
 /** A clock that only moves when a test calls `advance`. */

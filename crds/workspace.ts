@@ -268,9 +268,9 @@ const endpoint = z
 
 export const workspaceStatusSchema = statusSchema('Observed state of a Workspace.', {
   phase: z
-    .enum(['Pending', 'Creating', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed', 'Deleting'])
+    .enum(['Pending', 'Creating', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed', 'Deleting', 'Unknown'])
     .optional()
-    .describe('Summary of the lifecycle: Pending, Creating, Starting, Running, Stopping, Stopped, Failed or Deleting. Conditions carry the details.'),
+    .describe('Summary of the lifecycle: Pending, Creating, Starting, Running, Stopping, Stopped, Failed, Deleting, or Unknown while its engine does not answer. Conditions carry the details.'),
   endpoints: z.array(endpoint).max(64).optional().describe('Where to reach the workspace\'s published ports.'),
   lastActivity: timestamp().optional().describe('Last time activity was seen inside the workspace; idleTimeout counts from here.'),
   bootstrap: z

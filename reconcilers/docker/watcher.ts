@@ -48,7 +48,9 @@ export class EngineWatcher {
     this.engine = engine;
     this.instance = opts.instance ?? DEFAULT_INSTANCE;
     this.resyncMs = opts.resyncMs ?? 30_000;
-    this.backoff = opts.backoff ?? { initialMs: 200, maxMs: 30_000, jitter: 0.2 };
+    // A reconnect attempt is one cheap call: trying every few seconds finds an engine that came back
+    // within moments, which is when its Workspaces recover.
+    this.backoff = opts.backoff ?? { initialMs: 200, maxMs: 3_000, jitter: 0.2 };
     this.clock = opts.clock ?? realClock;
     this.log = opts.log;
   }

@@ -260,7 +260,7 @@ export class NginxHostApplier {
     this.running = true;
     this.dirty = false;
     this.firstDirtyAt = undefined;
-    const started = Date.now();
+    const started = this.clock.now();
     const intents = new Map<string, RouteIntent>();
     const removals = [...this.removals];
     for (const key of removals) intents.set(key, { remove: true });
@@ -292,7 +292,7 @@ export class NginxHostApplier {
         this.stats.lastReloadAt = report.reloadedAt;
       }
       this.stats.generation = report.generation ?? this.stats.generation;
-      this.stats.lastApply = { at, durationMs: Date.now() - started, tests: report.tests, filesWritten: report.filesWritten, filesRemoved: report.filesRemoved, reloaded: report.reloaded };
+      this.stats.lastApply = { at, durationMs: this.clock.now() - started, tests: report.tests, filesWritten: report.filesWritten, filesRemoved: report.filesRemoved, reloaded: report.reloaded };
       if (report.hostError) {
         this.stats.lastError = report.hostError;
       } else {

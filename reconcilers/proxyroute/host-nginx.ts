@@ -121,6 +121,18 @@ export class HostNginx {
     return this.failureState;
   }
 
+  /**
+   * The Host's probe reaches it again: a failed host is retried now rather than when its backoff
+   * runs out, so its routes come back with the host.
+   */
+  hostRecovered(): void {
+    if (!this.failureState || this.closed) return;
+    this.failureState = { ...this.failureState, retryAt: 0 };
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    if (this.hasWork()) void this.applier.resync().catch(() => {});
+  }
+
   /** The Host's spec changed (a fixed host key, a new address): try again now. */
   hostChanged(generation: number | undefined): void {
     if (generation === this.hostGeneration) return;

@@ -92,7 +92,14 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
       { informer: platform.secrets, predicate: referentChanged, map: (s: SecretObject): ObjectKey[] => dependants(s, 'Secret') },
       // The Host reconciler writes status now and then: only a new Host, a spec change, a deletion
       // or Ready flipping (back from an outage) concerns the routes on it.
-      { informer: platform.hosts, predicate: referentChanged, map: (h: Host): ObjectKey[] => dependants(h, 'Host') },
+      {
+        informer: platform.hosts,
+        predicate: referentChanged,
+        map: (h: Host): ObjectKey[] => {
+          if (h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) hostNginx.get(`${h.metadata.namespace}/${h.metadata.name}`)?.hostRecovered();
+          return dependants(h, 'Host');
+        },
+      },
       // A Workspace's status (Ready, endpoints) decides where its routes send requests.
       { informer: workspaces, map: (w: Workspace): ObjectKey[] => dependants(w, 'Workspace') },
     ],

@@ -29,7 +29,7 @@ import { describeFieldErrors, proxyRouteKind, validateSpec, type Host, type Prox
 import { outriggerFinalizer } from '../common/kinds.ts';
 import { classifyFailure } from '../common/failure.ts';
 import { releaseFinalizer } from '../common/finalizer.ts';
-import type { ManagedStatus } from '../common/managed.ts';
+import { load, type ManagedStatus } from '../common/managed.ts';
 import { reportFailure } from '../common/report.ts';
 import { routeClient } from './external.ts';
 import { ProxyRouteReasons } from './reasons.ts';
@@ -135,14 +135,9 @@ export class ProxyRouteReconciler implements Reconciler {
    * From the informer's cache, as controller-runtime's cached client does: no GET per reconcile. A
    * stale copy costs at most a refused write (the resourceVersion guards it) and a retry.
    */
-  private async load(req: ObjectKey, ctx: ReconcileContext): Promise<ProxyRoute | undefined> {
-    if (this.deps.cache) return this.deps.cache.get(objectKeyString(req));
-    try {
-      return await this.deps.client.get(req, ctx.signal);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  private load(req: ObjectKey, ctx: ReconcileContext): Promise<ProxyRoute | undefined> {
+    const cache = this.deps.cache;
+    return load({ client: this.deps.client, ...(cache ? { read: (key: ObjectKey) => cache.get(objectKeyString(key)) } : {}) }, req, ctx);
   }
 
   /** The schema again (an object may have been written around the CRD) plus the namespace rule for references. */

@@ -7,7 +7,7 @@ import { OutriggerError } from '../../controller/errors.ts';
 import { defineReasons } from '../../controller/reasons.ts';
 import { ErrorCodes } from '../common/reasons.ts';
 import { backoffDelay, type BackoffOptions } from '../../controller/backoff.ts';
-import type { Clock } from '../../controller/clock.ts';
+import { clockTimeout, type Clock } from '../../controller/clock.ts';
 import { commandLine } from './command.ts';
 import { deadline, raceDeadline, type Deadline, type OperationOptions } from './deadline.ts';
 import { fingerprintOf, hostKeyAlgorithms, parseHostKey, type PinnedHostKey } from './hostkey.ts';
@@ -123,7 +123,7 @@ export class SshConnection {
 
   /** Connects now (or reuses the live connection). Useful to surface a host key mismatch early. */
   async connect(opts: OperationOptions = {}): Promise<void> {
-    const d = deadline(opts, this.settings.defaultTimeoutMs);
+    const d = deadline(opts, this.settings.defaultTimeoutMs, this.settings.clock);
     await this.ready(d);
   }
 
@@ -131,7 +131,7 @@ export class SshConnection {
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const line = commandLine(argv);
     const what = `command ${argv[0]} on ${this.address}`;
-    const d = deadline(opts, this.settings.defaultTimeoutMs);
+    const d = deadline(opts, this.settings.defaultTimeoutMs, this.settings.clock);
     const client = await this.ready(d);
     const release = await this.channels.acquire(d.signal).catch(() => { throw d.error(`waiting for a channel for ${what}`); });
     try {
@@ -180,7 +180,7 @@ export class SshConnection {
   /** Opens a TCP stream from the host to host:port (e.g. to ask the host's nginx on loopback). */
   async forwardOut(host: string, port: number, opts: OperationOptions = {}): Promise<ClientChannel> {
     const what = `tunnel to ${host}:${port} via ${this.address}`;
-    const d = deadline(opts, this.settings.defaultTimeoutMs);
+    const d = deadline(opts, this.settings.defaultTimeoutMs, this.settings.clock);
     const client = await this.ready(d);
     const opened = new Promise<ClientChannel>((resolve, reject) => {
       client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(this.channelError(err, what)) : resolve(stream)));
@@ -193,7 +193,7 @@ export class SshConnection {
   /** Opens a stream to a unix socket on the host (e.g. its Docker engine), over this connection. */
   async openUnixStream(socketPath: string, opts: OperationOptions = {}): Promise<ClientChannel> {
     const what = `stream to ${socketPath} via ${this.address}`;
-    const d = deadline(opts, this.settings.defaultTimeoutMs);
+    const d = deadline(opts, this.settings.defaultTimeoutMs, this.settings.clock);
     const client = await this.ready(d);
     const opened = new Promise<ClientChannel>((resolve, reject) => {
       client.openssh_forwardOutStreamLocal(socketPath, (err, stream) => (err ? reject(this.channelError(err, what)) : resolve(stream)));
@@ -397,7 +397,7 @@ export class SshConnection {
 
   /** The SFTP session holds one channel slot for as long as it is open. */
   private async openSftp(client: Client): Promise<SFTPWrapper> {
-    const release = await this.channels.acquire(AbortSignal.timeout(this.settings.defaultTimeoutMs));
+    const release = await this.channels.acquire(clockTimeout(this.settings.clock, this.settings.defaultTimeoutMs));
     try {
       for (let attempt = 0; ; attempt++) {
         try {

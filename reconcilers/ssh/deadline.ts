@@ -1,5 +1,6 @@
 // Every SSH operation has a deadline and honours the caller's AbortSignal. This turns both into one
 // signal and turns its firing into an error with a stable code that says what was cut short.
+import { clockTimeout, realClock, type Clock } from '../../controller/clock.ts';
 import { OutriggerError } from '../../controller/errors.ts';
 import { defineReasons } from '../../controller/reasons.ts';
 
@@ -21,9 +22,9 @@ export interface Deadline {
   error(what: string): OutriggerError;
 }
 
-export function deadline(opts: OperationOptions, defaultTimeoutMs: number): Deadline {
+export function deadline(opts: OperationOptions, defaultTimeoutMs: number, clock: Clock = realClock): Deadline {
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const timeout = clockTimeout(clock, timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   return {
     signal,

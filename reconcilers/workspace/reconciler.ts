@@ -18,7 +18,7 @@ import {
   type Result,
 } from '../../controller/index.ts';
 import { parseDuration, workspaceSpecSchema, type Host, type WorkspaceSpec } from '../../crds/index.ts';
-import { reconcileManaged, type ExternalClient, type ManagedKind, type ManagedObject, type ManagedStatus, type Observation } from '../common/managed.ts';
+import { reconcileManaged, type ExternalClient, type ManagedKind, type ManagedObject, type ManagedStatus, type ManagedStep, type Observation } from '../common/managed.ts';
 import { workspaceRef } from '../common/kinds.ts';
 import { hostName, resolveHost } from '../hosts.ts';
 import type { Platform } from '../platform.ts';
@@ -228,7 +228,7 @@ const nothingToDelete: ExternalClient<WorkspaceObject, WorkspaceFacts> = {
 
 /** What status.phase says while a failure holds the Workspace. */
 function failurePhase(obj: WorkspaceObject, kind: string, reason: string): string {
-  if (isDeleting(obj)) return 'Terminating';
+  if (isDeleting(obj)) return 'Deleting';
   if (kind === 'terminal') return 'Failed';
   if (reason === DockerErrorCodes.Unreachable) return 'Unknown';
   return kind === 'waiting' ? 'Pending' : (obj.status?.phase ?? 'Pending');
@@ -257,9 +257,15 @@ class WorkspaceSession implements ExternalClient<WorkspaceObject, WorkspaceFacts
   private readonly stoppedBySpec: boolean;
   /** When the workspace was stopped for idleness (from status, or by this session). */
   private idleStopped: Date | undefined;
-  /** observe found the workspace idle; update stops it. */
-  private idleStopDue = false;
   private seen: WorkspaceObservation | undefined;
+  /**
+   * What runs after create/update, each an explicit step (observe only reads): the one-time
+   * bootstrap in a running container, then the idle check that may stop it.
+   */
+  readonly steps: ManagedStep<WorkspaceObject, WorkspaceFacts>[] = [
+    { name: 'bootstrap', run: (obj, _o, signal) => this.bootstrapStep(obj, signal) },
+    { name: 'idle-stop', run: (_obj, _o, signal) => this.idleStep(signal) },
+  ];
 
   constructor(inputs: SessionInputs) {
     this.in = inputs;
@@ -287,22 +293,11 @@ class WorkspaceSession implements ExternalClient<WorkspaceObject, WorkspaceFacts
     const c = seen.container;
     const running = c?.state === 'running';
     const problems = seen.diff ? [seen.diff] : [];
-    let upToDate = seen.upToDate;
+    const upToDate = seen.upToDate;
 
     if (!running && this.in.memory.activity) {
       this.in.memory.lastShown = isoSeconds(this.in.memory.activity.shownMs);
       delete this.in.memory.activity;
-    }
-    if (c && running && this.desiredRunning && this.idleTimeoutMs !== undefined && !seen.needsRecreate) {
-      if (await this.checkIdle(c, signal)) {
-        this.idleStopDue = true;
-        upToDate = false;
-        problems.push(`no activity for ${this.in.obj.spec.idleTimeout}: stopping (the home is kept)`);
-      }
-    }
-    if (c && this.bootstrapPending(c, running)) {
-      upToDate = false;
-      problems.push('the bootstrap step has not run for this home');
     }
     const facts = await this.facts(c, running, signal);
     const bootstrapFailed = facts.bootstrap?.state === 'Failed' && this.desiredRunning;
@@ -319,22 +314,10 @@ class WorkspaceSession implements ExternalClient<WorkspaceObject, WorkspaceFacts
   async create(obj: WorkspaceObject, signal: AbortSignal): Promise<void> {
     // Registered first: the engine's events arrive while the calls are still under way.
     this.expectEchoes('*', this.desiredRunning ? ['create', 'start'] : ['create']);
-    const c = await this.unlessFailed(() => createWorkspaceContainer(this.containers, this.target(), this.in.now, signal));
-    await this.bootstrapIfPending(obj, c, signal);
+    await this.unlessFailed(() => createWorkspaceContainer(this.containers, this.target(), this.in.now, signal));
   }
 
-  async update(obj: WorkspaceObject, _observation: Observation<WorkspaceFacts>, signal: AbortSignal): Promise<void> {
-    if (this.idleStopDue && this.seen?.container) {
-      const c = this.seen.container;
-      this.expectEchoes(c.id, ['die', 'stop']);
-      await this.unlessFailed(() => this.containers.stop(c.id, signal));
-      this.rememberStopped(c);
-      this.idleStopped = new Date(this.in.now());
-      this.idleStopDue = false;
-      const a = this.in.memory.activity;
-      if (a) this.in.memory.activity = { ...a, shownMs: a.lastActivityMs };
-      return;
-    }
+  async update(_obj: WorkspaceObject, _observation: Observation<WorkspaceFacts>, signal: AbortSignal): Promise<void> {
     // Re-creates (the new image checked before the old container goes), starts or stops, places files.
     const seen = this.seen;
     const before = seen?.container;
@@ -354,7 +337,30 @@ class WorkspaceSession implements ExternalClient<WorkspaceObject, WorkspaceFacts
       // The stop returned: the container is stopped, whatever the cache heard so far.
       this.rememberStopped(c);
     }
-    if (c) await this.bootstrapIfPending(obj, c, signal);
+  }
+
+  /** Step: the bootstrap script, once per home, in the running container observe found. */
+  private async bootstrapStep(obj: WorkspaceObject, signal: AbortSignal): Promise<boolean> {
+    const c = this.seen?.container;
+    if (!c || c.state !== 'running' || !this.bootstrapPending(c, true)) return false;
+    await this.bootstrapIfPending(obj, c, signal);
+    return true;
+  }
+
+  /** Step: probe activity when due and stop a workspace idle for its idleTimeout (the home stays). */
+  private async idleStep(signal: AbortSignal): Promise<boolean> {
+    const seen = this.seen;
+    const c = seen?.container;
+    if (!c || c.state !== 'running' || !this.desiredRunning || this.idleTimeoutMs === undefined || seen?.needsRecreate) return false;
+    if (!(await this.checkIdle(c, signal))) return false;
+    this.expectEchoes(c.id, ['die', 'stop']);
+    await this.unlessFailed(() => this.containers.stop(c.id, signal));
+    this.rememberStopped(c);
+    this.idleStopped = new Date(this.in.now());
+    const a = this.in.memory.activity;
+    if (a) this.in.memory.activity = { ...a, shownMs: a.lastActivityMs };
+    this.in.events.event(this.in.obj, 'Normal', WorkspaceReasons.IdleStopped, `No activity for ${this.in.obj.spec.idleTimeout}: stopped the container (the home is kept)`);
+    return true;
   }
 
   async delete(): Promise<void> {
