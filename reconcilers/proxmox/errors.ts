@@ -23,6 +23,24 @@ export const ProxmoxErrorCodes = {
   ProxmoxTaskFailed: 'ProxmoxTaskFailed',
   /** A worker task did not end within the time allowed; it may still be running. */
   ProxmoxTaskTimeout: 'ProxmoxTaskTimeout',
+  /** The template named does not exist, or is a VM and not a template. */
+  TemplateNotFound: 'TemplateNotFound',
+  /** The node has no such storage (or it is disabled there, or holds no VM images). */
+  StorageNotOnNode: 'StorageNotOnNode',
+  /** The node has no such bridge. */
+  BridgeNotOnNode: 'BridgeNotOnNode',
+  /** Every VMID of vmidRange is taken. */
+  VmidRangeExhausted: 'VmidRangeExhausted',
+  /** The VM holds a lock (backup, snapshot, migrate, ...) that Outrigger waits out. */
+  VmLocked: 'VmLocked',
+  /** The cluster lost quorum: /etc/pve is read-only until it returns. */
+  NoQuorum: 'NoQuorum',
+  /** The clone task failed; what it made was removed. */
+  CloneFailed: 'CloneFailed',
+  /** The guest agent reported no usable address in the time allowed. */
+  NoAddress: 'NoAddress',
+  /** A VM without Outrigger's tag or outside its vmidRange: never touched. */
+  NotManaged: 'NotManaged',
 } as const;
 
 export interface FieldErrors { [field: string]: string }
