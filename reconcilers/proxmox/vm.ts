@@ -22,7 +22,9 @@ import {
   isVmidTaken,
   lockedBy,
   ProxmoxApiError,
+  ProxmoxForbiddenError,
 } from './errors.ts';
+import { missingFrom, ProxmoxMissingPrivilegesError, readPermissions } from './privileges.ts';
 import { agentInterfaces, maybeUpid, snapshotList, vmConfig, vmPending, vmStatus } from './schemas.ts';
 import type { SnippetStore } from './snippets.ts';
 import { sleep, waitForTask } from './tasks.ts';
@@ -198,6 +200,13 @@ export class ProxmoxVms {
         const found = await this.lookFor(vmid, owner, signal);
         if (found) return found;
         throw err;
+      }
+      if (err instanceof ProxmoxForbiddenError && !err.privilege) {
+        // PVE named no privilege (one of several alternatives was missing): find out which.
+        const needs = [{ path: `/vms/${template.vmid}`, privilege: 'VM.Clone' }, { path: `/vms/${vmid}`, privilege: 'VM.Allocate' },
+          ...(spec.storage ? [{ path: `/storage/${spec.storage}`, privilege: 'Datastore.AllocateSpace' }] : [])];
+        const missing = missingFrom(await readPermissions(this.client, signal), needs);
+        if (missing.length > 0) throw new ProxmoxMissingPrivilegesError(`cloning template ${template.vmid}`, missing, err);
       }
       throw this.explain(err, `clone of template ${template.vmid}`);
     }

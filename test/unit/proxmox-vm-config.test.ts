@@ -121,3 +121,17 @@ describe('ticket renewal', () => {
     assert.ok(auth.secrets().includes('pw') && auth.secrets().includes('PVE:ops@pve:T3'), 'every secret is known for scrubbing');
   });
 });
+
+describe('privileges from /access/permissions', () => {
+  it('holds a privilege set on the path, or on a parent that propagates it', async () => {
+    const { holds, missingFrom } = await import('../../reconcilers/proxmox/privileges.ts');
+    const held = { '/': { 'Sys.Audit': 0 }, '/vms': { 'VM.Audit': 1, 'VM.Clone': 0 }, '/vms/105': { 'VM.Clone': 0 } };
+    assert.equal(holds(held, '/vms/105', 'VM.Audit'), true, 'propagated from /vms');
+    assert.equal(holds(held, '/vms/105', 'VM.Clone'), true, 'set on the path itself');
+    assert.equal(holds(held, '/vms/106', 'VM.Clone'), false, 'not propagated from /vms');
+    assert.equal(holds(held, '/nodes/pve1', 'Sys.Audit'), false, 'not propagated from /');
+    assert.equal(holds(held, '/', 'Sys.Audit'), true);
+    assert.deepEqual(missingFrom(held, [{ path: '/vms/106', privilege: 'VM.Audit' }, { path: '/vms/106', privilege: 'VM.Allocate' }]),
+      [{ path: '/vms/106', privilege: 'VM.Allocate' }]);
+  });
+});
