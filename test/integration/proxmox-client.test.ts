@@ -109,6 +109,17 @@ describe('Proxmox client against fakepve', { skip: fakepveSkipReason() }, () => 
     await pve.control('fail', { method: 'GET', suffix: '/version', status: 502, message: 'Bad Gateway', times: 2, html: true });
     assert.equal((await client().get('/version', {}, versionAnswer)).version, '9.0.10');
     assert.equal(await requests('GET', '/version'), 3, 'two failures, then the answer');
+
+    // fakepve resets half the connections before answering (seeded, so the run is repeatable).
+    await pve.control('flaky_network', { drop_rate: 0.5, seed: 7 });
+    try {
+      const attempts: Array<string | undefined> = [];
+      const c = client({ retry: { attempts: 8, initialMs: 5, maxMs: 20 }, onAttempt: (a) => attempts.push(a.error) });
+      for (let i = 0; i < 4; i++) assert.equal((await c.get('/version', {}, versionAnswer)).version, '9.0.10');
+      assert.ok(attempts.some((e) => e !== undefined), 'some attempts met a reset connection and were retried');
+    } finally {
+      await pve.control('flaky_network', {});
+    }
   });
 
   it('sends a POST again only after a refusal that means nothing was done', async () => {

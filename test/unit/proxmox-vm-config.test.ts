@@ -135,3 +135,20 @@ describe('privileges from /access/permissions', () => {
       [{ path: '/vms/106', privilege: 'VM.Allocate' }]);
   });
 });
+
+describe('one client per cluster', () => {
+  it('reuses the client while nothing changes, replaces it when the secret or CA changes', async () => {
+    const { ProxmoxClusters, connectionKey } = await import('../../reconcilers/proxmox/registry.ts');
+    const clusters = new ProxmoxClusters();
+    const conn = { endpoint: 'https://pve.example.com:8006', credentials: { kind: 'token' as const, tokenId: 'o@pve!c', secret: 's1' }, vmidRange: { start: 100, end: 200 } };
+    const a = clusters.get('uid-1', conn);
+    assert.equal(clusters.get('uid-1', { ...conn }), a, 'same settings, same client and pool');
+    const b = clusters.get('uid-1', { ...conn, credentials: { ...conn.credentials, secret: 's2' } });
+    assert.notEqual(b, a, 'a rotated secret makes a new client');
+    assert.notEqual(clusters.get('uid-1', { ...conn, credentials: { ...conn.credentials, secret: 's2' }, tls: { caBundle: 'x' } }), b);
+    assert.ok(!connectionKey(conn).includes('s1'), 'the key holds no secret');
+    assert.notEqual(clusters.get('uid-2', conn), clusters.peek('uid-1'), 'another cluster, another client');
+    await clusters.closeAll();
+    assert.equal(clusters.peek('uid-1'), undefined);
+  });
+});
