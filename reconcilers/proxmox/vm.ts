@@ -42,9 +42,11 @@ export interface VmTimeouts {
   taskMs: number;
   /** Waiting for a VM's `lock: clone` to clear before touching it. */
   cloneLockMs: number;
+  /** First interval between task status polls (it grows to 2 s). */
+  pollMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: VmTimeouts = { cloneMs: 15 * 60_000, taskMs: 2 * 60_000, cloneLockMs: 15 * 60_000 };
+export const DEFAULT_TIMEOUTS: VmTimeouts = { cloneMs: 15 * 60_000, taskMs: 2 * 60_000, cloneLockMs: 15 * 60_000, pollMs: 200 };
 
 export interface ProxmoxVmsOptions {
   client: ProxmoxClient;
@@ -211,7 +213,7 @@ export class ProxmoxVms {
       throw this.explain(err, `clone of template ${template.vmid}`);
     }
     try {
-      if (upid) await waitForTask(this.client, upid, `clone of template ${template.vmid} into VM ${vmid}`, { clock: this.clock, timeoutMs: this.timeouts.cloneMs, signal });
+      if (upid) await waitForTask(this.client, upid, `clone of template ${template.vmid} into VM ${vmid}`, { clock: this.clock, timeoutMs: this.timeouts.cloneMs, pollMs: this.timeouts.pollMs, signal });
     } catch (err) {
       if (err instanceof ProxmoxTaskError) {
         await this.removeFailedClone(vmid, owner, signal);
@@ -282,7 +284,7 @@ export class ProxmoxVms {
 
   private async waitForCloneLock(vm: ManagedVm, signal?: AbortSignal): Promise<void> {
     const began = this.clock.now();
-    let interval = 250;
+    let interval = this.timeouts.pollMs;
     for (;;) {
       const status = await this.status(vm, signal);
       if (status.lock !== 'clone' && status.lock !== 'create') return;
@@ -357,7 +359,7 @@ export class ProxmoxVms {
   /** Polls address() until ready or timeoutMs passes (then a retryable error). */
   async waitForAddress(vm: ManagedVm, timeoutMs: number, signal?: AbortSignal): Promise<Extract<VmAddress, { state: 'ready' }>> {
     const began = this.clock.now();
-    let interval = 500;
+    let interval = this.timeouts.pollMs;
     for (;;) {
       const addr = await this.address(vm, signal);
       if (addr.state === 'ready') return addr;
@@ -457,7 +459,7 @@ export class ProxmoxVms {
     }
     if (!upid) return;
     try {
-      await waitForTask(this.client, upid, `${what} of VM ${vm.vmid}`, { clock: this.clock, timeoutMs, signal });
+      await waitForTask(this.client, upid, `${what} of VM ${vm.vmid}`, { clock: this.clock, timeoutMs, pollMs: this.timeouts.pollMs, signal });
     } catch (err) {
       throw this.explain(err, `${what} of VM ${vm.vmid}`);
     }
