@@ -1,7 +1,8 @@
 // docs/reasons.md, rendered from every layer's reason catalog: what a reason seen in
 // `kubectl describe` (a condition or an event) means and who reports it.
 import { reasonCatalog } from '../controller/index.ts';
-import './index.ts'; // loads every layer, and with it every catalog
+import './index.ts'; // loads every registered layer, and with it every catalog
+import './proxmox/errors.ts'; // the Proxmox provider, not registered with a kind yet
 
 const LAYERS: Record<string, string> = {
   controller: 'the controller runtime (any kind)',
@@ -9,6 +10,7 @@ const LAYERS: Record<string, string> = {
   docker: 'the Docker provider',
   ssh: 'the SSH layer',
   nginx: 'the nginx layer',
+  proxmox: 'the Proxmox provider',
   host: 'Host',
   workspace: 'Workspace',
   proxyroute: 'ProxyRoute',

@@ -2,46 +2,33 @@
 // the catalog below and a message that says what to fix. Messages carry the method, the path
 // template's concrete path, the HTTP status and PVE's own message and per-field errors, never a
 // header, a token, a ticket or a password (the client scrubs every secret it knows from PVE's text).
-import { ErrorCodes, OutriggerError } from '../../controller/errors.ts';
+import { OutriggerError } from '../../controller/errors.ts';
+import { defineReasons } from '../../controller/reasons.ts';
+import { ErrorCodes } from '../common/reasons.ts';
+
+/** Reasons of the Proxmox layer, with their meanings in the catalog (docs/reasons.md). */
+export const ProxmoxReasons = defineReasons('proxmox', {
+  ProxmoxApiError: 'PVE answered with an error status; the message carries its words and per-field errors',
+  ProxmoxUnauthorized: '401: the token or ticket was refused.',
+  ProxmoxForbidden: '403: the token lacks a privilege (named in the message when PVE names it).',
+  ProxmoxOutcomeUnknown: 'A mutating request was sent but no answer came: observe before trying again.',
+  ProxmoxTlsVerifyFailed: 'The API\'s certificate did not verify against tls.caBundle or the system roots.',
+  ProxmoxBadResponse: 'The answer was not PVE\'s JSON, or lacked a field the client reads.',
+  ProxmoxTaskFailed: 'A worker task ended with an error (`TASK ERROR: ...`).',
+  ProxmoxTaskTimeout: 'A worker task did not end within the time allowed; it may still be running.',
+  TemplateNotFound: 'The template named does not exist, or is a VM and not a template.',
+  StorageNotOnNode: 'The node has no such storage (or it is disabled there, or holds no VM images).',
+  BridgeNotOnNode: 'The node has no such bridge.',
+  VmidRangeExhausted: 'Every VMID of vmidRange is taken.',
+  VmLocked: 'The VM holds a lock (backup, snapshot, migrate, ...) that Outrigger waits out.',
+  NoQuorum: 'The cluster lost quorum: /etc/pve is read-only until it returns.',
+  CloneFailed: 'The clone task failed; what it made was removed.',
+  NoAddress: 'The guest agent reported no usable address in the time allowed.',
+  NotManaged: 'A VM without Outrigger\'s tag or outside its vmidRange: never touched.',
+});
 
 /** Codes of the Proxmox layer, next to the shared catalog's. */
-export const ProxmoxErrorCodes = {
-  ...ErrorCodes,
-  /** PVE answered with an error status (see `status`, `pveMessage`, `fieldErrors`). */
-  ProxmoxApiError: 'ProxmoxApiError',
-  /** 401: the token or ticket was refused. */
-  ProxmoxUnauthorized: 'ProxmoxUnauthorized',
-  /** 403: the token lacks a privilege (named in the message when PVE names it). */
-  ProxmoxForbidden: 'ProxmoxForbidden',
-  /** A mutating request was sent but no answer came: observe before trying again. */
-  ProxmoxOutcomeUnknown: 'ProxmoxOutcomeUnknown',
-  /** The API's certificate did not verify against tls.caBundle or the system roots. */
-  ProxmoxTlsVerifyFailed: 'ProxmoxTlsVerifyFailed',
-  /** The answer was not PVE's JSON, or lacked a field the client reads. */
-  ProxmoxBadResponse: 'ProxmoxBadResponse',
-  /** A worker task ended with an error (`TASK ERROR: ...`). */
-  ProxmoxTaskFailed: 'ProxmoxTaskFailed',
-  /** A worker task did not end within the time allowed; it may still be running. */
-  ProxmoxTaskTimeout: 'ProxmoxTaskTimeout',
-  /** The template named does not exist, or is a VM and not a template. */
-  TemplateNotFound: 'TemplateNotFound',
-  /** The node has no such storage (or it is disabled there, or holds no VM images). */
-  StorageNotOnNode: 'StorageNotOnNode',
-  /** The node has no such bridge. */
-  BridgeNotOnNode: 'BridgeNotOnNode',
-  /** Every VMID of vmidRange is taken. */
-  VmidRangeExhausted: 'VmidRangeExhausted',
-  /** The VM holds a lock (backup, snapshot, migrate, ...) that Outrigger waits out. */
-  VmLocked: 'VmLocked',
-  /** The cluster lost quorum: /etc/pve is read-only until it returns. */
-  NoQuorum: 'NoQuorum',
-  /** The clone task failed; what it made was removed. */
-  CloneFailed: 'CloneFailed',
-  /** The guest agent reported no usable address in the time allowed. */
-  NoAddress: 'NoAddress',
-  /** A VM without Outrigger's tag or outside its vmidRange: never touched. */
-  NotManaged: 'NotManaged',
-} as const;
+export const ProxmoxErrorCodes = { ...ErrorCodes, ...ProxmoxReasons } as const;
 
 export interface FieldErrors { [field: string]: string }
 

@@ -4,7 +4,8 @@
 // in the description that a clone carries from the moment PVE writes its config (tags can only be
 // set after the clone, so the marker is what finds a VM whose clone was cut short).
 import { z } from 'zod';
-import { TerminalError, ErrorCodes } from '../../controller/errors.ts';
+import { TerminalError } from '../../controller/errors.ts';
+import { ErrorCodes } from '../common/reasons.ts';
 
 export const MANAGED_TAG = 'outrigger';
 const UID = /^[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?$/;
