@@ -42,7 +42,8 @@ export function escapeName(name: string): string | undefined {
   return name.replace(/__|[-./]/g, (s) => ({ __: '__underscores__', '.': '__dot__', '-': '__dash__', '/': '__slash__' })[s]!);
 }
 
-const STRING_DECL: Decl = { type: STRING, maxElements: MAX_REQUEST_BYTES - 2, minSize: MIN_STRING };
+/** Map keys: apiserver declares them as plain strings with no size bound, which it estimates as 0. */
+const STRING_DECL: Decl = { type: STRING, maxElements: 0, minSize: MIN_STRING };
 
 /** The schema with apiVersion, kind and metadata.name/generateName, as rules at a resource root see it. */
 function withTypeAndObjectMeta(s: JSONSchemaProps): JSONSchemaProps {
