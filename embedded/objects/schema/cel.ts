@@ -43,6 +43,8 @@ export const RULES_NOT_CHECKED: FieldError = {
 export function validateCel(obj: unknown, old: unknown, schema: JSONSchemaProps): FieldError[] {
   const errs: FieldError[] = [];
   walk(obj, old, schema, '', errs, true);
+  // apiserver's root field path is a nil field.Path, which prints as <nil>.
+  for (const e of errs) if (e.field === '') e.field = '<nil>';
   return errs;
 }
 

@@ -263,6 +263,15 @@ function contains(p: Prefix, a: Addr): boolean {
   return masked({ addr: a, bits: p.bits }).addr.bytes.every((b, i) => b === net[i]);
 }
 
+/** cidr() and containsCIDR(string) wrap the parse error once more, as apiserver does. */
+function toPrefixWrapped(raw: string): Prefix {
+  try {
+    return toPrefix(raw);
+  } catch (err) {
+    throw new Error(`network address parse error during conversion from string: ${(err as Error).message}`);
+  }
+}
+
 function cidrValue(p: Prefix) {
   return makeOpaque(CIDR_DESC, `${addrString(p.addr)}/${p.bits}`, p);
 }
@@ -280,13 +289,22 @@ export const IP_OVERLOADS: Overload[] = [
   method('ip_is_link_local_unicast', 'isLinkLocalUnicast', IP_T, [], BOOL, ((v: unknown) => isLinkLocalUnicast(ip(v))) as never),
   method('ip_is_global_unicast', 'isGlobalUnicast', IP_T, [], BOOL, ((v: unknown) => isGlobalUnicast(ip(v))) as never),
   fn('ip_to_string', 'string', [IP_T], STRING, ((v: unknown) => addrString(ip(v))) as never),
-  fn('string_to_cidr', 'cidr', [STRING], CIDR_T, ((s: string) => cidrValue(toPrefix(s))) as never),
+  fn('string_to_cidr', 'cidr', [STRING], CIDR_T, ((s: string) => cidrValue(toPrefixWrapped(s))) as never),
   fn('is_cidr', 'isCIDR', [STRING], BOOL, ((s: string) => succeeds(() => toPrefix(s))) as never),
-  method('cidr_contains_ip_string', 'containsIP', CIDR_T, [STRING], BOOL, ((c: unknown, s: string) => contains(cidr(c), parseIPAddr(s))) as never),
+  method('cidr_contains_ip_string', 'containsIP', CIDR_T, [STRING], BOOL, ((c: unknown, s: string) => {
+    // apiserver passes the failed conversion on as an argument, which then matches no overload.
+    let a: Addr;
+    try {
+      a = parseIPAddr(s);
+    } catch {
+      throw new Error('no such overload');
+    }
+    return contains(cidr(c), a);
+  }) as never),
   method('cidr_contains_ip_ip', 'containsIP', CIDR_T, [IP_T], BOOL, ((c: unknown, a: unknown) => contains(cidr(c), ip(a))) as never),
   method('cidr_contains_cidr_string', 'containsCIDR', CIDR_T, [STRING], BOOL, ((c: unknown, s: string) => {
     const p = cidr(c);
-    const o = toPrefix(s);
+    const o = toPrefixWrapped(s);
     return p.bits <= o.bits && contains(p, o.addr);
   }) as never),
   method('cidr_contains_cidr', 'containsCIDR', CIDR_T, [CIDR_T], BOOL, ((c: unknown, d: unknown) => {
