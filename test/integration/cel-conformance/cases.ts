@@ -148,6 +148,77 @@ const crdCostTotal = smallCrd('celcosttotals', {
   ),
 });
 
+/** CEL's own semantics: each rule holds for `semanticsSpec`, so a wrong evaluation rejects it. */
+const semanticsRules = [
+  // Errors are absorbed by a logical operator whose other side decides.
+  '!has(self.a) || self.a / 0 == 1 || true',
+  'false && self.l[10] == 1 || true',
+  '(self.l[10] == 1 || self.a == 1) && (self.a == 1 || self.l[10] == 1)',
+  'self.l.exists(x, x == 2 || 1 / 0 == 1)',
+  '!self.l.all(x, x == 1 && 1 / (x - 1) == 0)',
+  // Numbers: integer division truncates, modulo keeps the sign, uint and double are their own types.
+  '-7 / 2 == -3 && -7 % 2 == -1 && 7u / 2u == 3u && 7.0 / 2.0 == 3.5',
+  'dyn(1) == 1.0 && dyn(1u) == 1 && 1 < 1.5 && 2u > 1 && 1.0 < 2u',
+  "int('42') + 1 == 43 && double('2.5') == 2.5 && uint(3) == 3u && int(2.9) == 2 && int(-2.9) == -2",
+  "string(1.5) == '1.5' && string(10) == '10' && string(2u) == '2' && string(true) == 'true'",
+  "string(1000000.0) == '1e+06' && string(123456.0) == '123456' && string(0.00001) == '1e-05' && string(-2.5e-7) == '-2.5e-07'",
+  "type(1) == int && type(1u) == uint && type('') == string && type(self.l) == list && type(self.m) == map",
+  '9223372036854775807 > 0 && -9223372036854775808 < 0',
+  // Strings are Unicode: sizes count code points; bytes count bytes.
+  "size('héllo') == 5 && size(b'h\\xc3\\xa9') == 3 && 'é' > 'e' && 'abc' < 'abd'",
+  "'Straße'.lowerAscii() == 'straße' && 'abc'.upperAscii() == 'ABC' && ' x '.trim() == 'x'",
+  "'a,b,,c'.split(',') == ['a', 'b', '', 'c'] && 'a-b-c'.split('-', 2) == ['a', 'b-c']",
+  "'hello'.charAt(1) == 'e' && 'hello'.indexOf('l') == 2 && 'hello'.lastIndexOf('l') == 3 && 'hello'.substring(1, 3) == 'el'",
+  "'aaa'.replace('a', 'b', 2) == 'bba' && 'hello'.indexOf('l', 3) == 3 && strings.quote('a\"b') == '\"a\\\\\"b\"'",
+  "'%s is %d'.format(['x', 3]) == 'x is 3'",
+  // RE2 regular expressions.
+  "'abc123'.matches('^[a-z]+[0-9]+$') && !'ABC'.matches('^[a-z]+$') && 'ABC'.matches('(?i)^[a-z]+$') && 'a.b'.matches('a\\\\.b')",
+  "'x1y22z333'.findAll('[0-9]+') == ['1', '22', '333'] && 'no digits'.find('[0-9]+') == ''",
+  // Lists and maps.
+  '[1, 2] + [3] == [1, 2, 3] && 2 in [1, 2] && !(4 in [1, 2]) && [[1], [2]][1][0] == 2',
+  "{'a': 1, 'b': 2}['b'] == 2 && 'a' in {'a': 1} && size({'a': 1, 'b': 2}) == 2 && {'a': 1} == {'a': 1}",
+  'self.l.map(x, x * 10).filter(x, x > 10) == [20, 30] && self.l.exists_one(x, x == 2) && self.l.all(x, x > 0)',
+  "self.m.all(k, self.m[k].startsWith(k)) && self.m.exists(k, k == 'b') && self.m.map(k, k).size() == 2",
+  '[3, 1, 2].sum() == 6 && [3, 1, 2].min() == 1 && [3, 1, 2].max() == 3 && [1, 2, 3].isSorted() && [1, 3, 2].indexOf(3) == 1',
+  "[1.5, 2.5].sum() == 4.0 && [duration('1s'), duration('2s')].sum() == duration('3s') && [2u, 1u].min() == 1u",
+  // Strings in a list literal have no size bound: joining or sorting them costs too much for a rule.
+  "self.m.all(k, [k].size() == 1)",
+  // Timestamps and durations.
+  "timestamp('2024-03-01T12:00:00Z') - timestamp('2024-02-28T12:00:00Z') == duration('48h')",
+  "timestamp('2024-03-01T12:30:45Z').getHours() == 12 && timestamp('2024-03-01T12:30:45Z').getMinutes() == 30 && timestamp('2024-03-01T00:00:00Z').getDayOfWeek() == 5",
+  "timestamp('2024-03-01T12:00:00Z').getHours('Europe/Berlin') == 13 && timestamp('2024-12-31T00:00:00Z').getDayOfYear() == 365",
+  "duration('1h30m').getMinutes() == 90 && duration('90s') == duration('1m30s') && timestamp('2024-01-01T00:00:00Z') + duration('24h') == timestamp('2024-01-02T00:00:00Z')",
+  "self.when > timestamp('2020-01-01T00:00:00Z') && self.when.getFullYear() == 2024 && self.every == duration('90m')",
+  // Quantities, URLs, IPs and CIDRs beyond the basics.
+  "quantity('1k') == quantity('1000') && quantity('1Ki').asInteger() == 1024 && quantity('1.5Gi').isGreaterThan(quantity('1500Mi')) && !quantity('0.1').isInteger()",
+  "url('https://user@example.com:8443/a%20b?x=1#f').getHost() == 'example.com:8443' && url('https://[::1]:80/').getHostname() == '::1' && url('/relative/path').getScheme() == ''",
+  "ip('2001:db8::1').family() == 6 && string(ip('2001:0db8:0::1')) == '2001:db8::1' && ip.isCanonical('2001:db8::1') && !ip.isCanonical('2001:0db8::1')",
+  "ip('fe80::1').isLinkLocalUnicast() && ip('ff02::1').isLinkLocalMulticast() && ip('224.0.0.1').isLinkLocalMulticast() && ip('0.0.0.0').isUnspecified()",
+  "cidr('10.0.0.0/8').containsCIDR(cidr('10.1.0.0/16')) && !cidr('10.1.0.0/16').containsCIDR('10.0.0.0/8') && string(cidr('2001:db8::/32').ip()) == '2001:db8::'",
+  // Optional values.
+  "optional.ofNonZeroValue('').hasValue() == false && optional.ofNonZeroValue('x').value() == 'x' && optional.none().or(optional.of(2)).value() == 2",
+  "format.named('labelValue').hasValue() && !format.named('nope').hasValue() && !format.labelValue().validate('ok').hasValue() && format.qualifiedName().validate('a/b/c').hasValue()",
+  "!format.uuid().validate('123e4567-e89b-12d3-a456-426614174000').hasValue() && format.byte().validate('!').hasValue() && !format.date().validate('2024-02-29').hasValue() && format.datetime().validate('2024-02-29').hasValue()",
+  "format.dns1035Label().validate('1abc').hasValue() && !format.dns1123LabelPrefix().validate('abc-').hasValue() && format.uri().validate('no scheme').hasValue()",
+  "sets.equivalent([1, 2, 2], [2, 1]) && sets.contains([], []) && !sets.intersects([], [1])",
+];
+
+const semanticsSpec = { a: 1, l: [1, 2, 3], m: { a: 'apple', b: 'banana' }, when: '2024-06-01T10:00:00Z', every: '90m' };
+
+const semanticsCrd = smallCrd('celsemantics', {
+  type: 'object',
+  properties: {
+    a: { type: 'integer' },
+    l: { type: 'array', maxItems: 8, items: { type: 'integer' } },
+    m: { type: 'object', maxProperties: 8, additionalProperties: { type: 'string', maxLength: 16 } },
+    when: { type: 'string', format: 'date-time' },
+    every: { type: 'string', format: 'duration' },
+  },
+  'x-kubernetes-validations': semanticsRules.map((r, i) => ({ rule: r, message: `semantics rule ${i}` })),
+});
+
+const semanticsObject = (spec: Record<string, unknown>) => obj('Celsemantic', `${GROUP}/v1`, spec);
+
 const refusedCrds: CrdCase[] = [
   {
     name: 'compile errors: undefined field, no matching overload, unknown function, not a bool, mixed literal, bad range',
@@ -164,6 +235,23 @@ const refusedCrds: CrdCase[] = [
       { rule: 'self.a ==\n 1 &&\n self.b', message: 'on several lines' },
       { rule: 'self.s.isSorted()' },
       { rule: "quantity(self.s) == 1" },
+    ])),
+    expect: 'rejected',
+  },
+  {
+    name: 'compile errors: types across operators, presence tests, literals the environment validates',
+    crd: smallCrd('celchecks', withRules([
+      { rule: 'self.a == 1.0' },
+      { rule: 'has(self.a.b)' },
+      { rule: '1 in self.m' },
+      { rule: "self.l.map(x, x + 'a').size() > 0" },
+      { rule: "self.s.matches('(a')" },
+      { rule: "duration('1x') > duration('1s')" },
+      { rule: "timestamp('yesterday') < timestamp('2024-01-01T00:00:00Z')" },
+      { rule: "self.m.b == 1" },
+      { rule: "self.l[0] == 'a'" },
+      { rule: "{'a': 1, 'b': 'c'}.size() == 2" },
+      { rule: "self.s.find('[') == ''" },
     ])),
     expect: 'rejected',
   },
@@ -298,6 +386,16 @@ export const crdCases: CrdCase[] = [
     expect: 'accepted',
     resource: { group: GROUP, version: 'v1', plural: 'celrules', kind: 'CelRule' },
     objects: ruleObjects,
+  },
+  {
+    name: 'CEL semantics: errors in logic, numbers, strings, regex, lists, maps, time, library types',
+    crd: semanticsCrd,
+    expect: 'accepted',
+    resource: { group: GROUP, version: 'v1', plural: 'celsemantics', kind: 'Celsemantic' },
+    objects: [
+      { name: 'every rule holds', object: semanticsObject(semanticsSpec), expect: 'accepted' },
+      { name: 'rules that see the data fail', object: semanticsObject({ ...semanticsSpec, l: [3, 2, 1], m: { a: 'x' }, when: '2019-01-01T00:00:00Z' }), expect: 'rejected' },
+    ],
   },
   ...refusedCrds,
   ...gatewayApi,

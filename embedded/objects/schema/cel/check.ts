@@ -8,7 +8,9 @@
 // It also records each node's type and each call's overloads, which the cost estimator needs.
 // @bufbuild/cel evaluates; it has no checker of its own yet.
 import type { Expr, ParsedExpr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
+import { RE2JS } from '@bufbuild/re2';
 import { ALL_OVERLOADS, type Overload } from './library/index.ts';
+import { parseGoDuration, timestampValue } from './values.ts';
 import {
   BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, isOptional, list, map, typeOf, type CelT,
 } from './types.ts';
@@ -155,6 +157,8 @@ class Checker {
   errors: Located[] = [];
   usesOldSelf = false;
   private scopes: Map<string, CelT>[] = [];
+  /** List literals exempt from the same-type rule: the arguments of string.format(). */
+  private mixedAllowed = new Set<bigint>();
   private starts = new Map<bigint, number>();
   private free = 0;
 
@@ -219,6 +223,47 @@ class Checker {
     return paren >= 0 ? paren : from;
   }
 
+  /** has(...) is reported at its opening parenthesis. */
+  private macroOffset(e: Expr): number {
+    const paren = this.src.indexOf('(', this.start(e) >= 3 ? this.src.lastIndexOf('has', this.start(e)) : 0);
+    return paren >= 0 ? paren : this.pos(e);
+  }
+
+  /**
+   * kube-apiserver's environment validates literal arguments once the types check:
+   * duration('1x'), timestamp('yesterday'), matches('(a').
+   */
+  validateLiterals(e: Expr): void {
+    const k = e.exprKind;
+    if (k.case === 'callExpr') {
+      const name = this.functionNames.get(e.id) ?? k.value.function;
+      const lit = (i: number) => {
+        const a = k.value.args[i]?.exprKind;
+        return a?.case === 'constExpr' && a.value.constantKind.case === 'stringValue' ? a.value.constantKind.value : undefined;
+      };
+      const one = lit(0);
+      const at = (i: number) => this.pos(k.value.args[i]!);
+      if (name === 'duration' && one !== undefined && parseGoDuration(one) === undefined) this.error(at(0), 'invalid duration argument');
+      if (name === 'timestamp' && one !== undefined && !timestampValue(one)) this.error(at(0), 'invalid timestamp argument');
+      if (name === 'matches') {
+        const i = k.value.target ? 0 : 1;
+        const re = lit(i);
+        if (re !== undefined && !compilesAsRE2(re)) this.error(at(i), 'invalid matches argument');
+      }
+      if (k.value.target) this.validateLiterals(k.value.target);
+      for (const a of k.value.args) this.validateLiterals(a);
+    } else if (k.case === 'selectExpr') this.validateLiterals(k.value.operand!);
+    else if (k.case === 'listExpr') for (const el of k.value.elements) this.validateLiterals(el);
+    else if (k.case === 'structExpr') {
+      for (const en of k.value.entries) {
+        if (en.keyKind.case === 'mapKey') this.validateLiterals(en.keyKind.value);
+        this.validateLiterals(en.value!);
+      }
+    } else if (k.case === 'comprehensionExpr') {
+      for (const part of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) if (part) this.validateLiterals(part);
+    }
+  }
+
   private error(offset: number, message: string): CelT {
     this.errors.push({ offset, message });
     return ERROR;
@@ -264,7 +309,10 @@ class Checker {
           const t = this.visit(el);
           if (t.k === 'error') continue;
           if (!elem || isDynLike(elem)) elem = t;
-          else if (!isDynLike(t) && !assignable(elem, t, new Map())) this.error(this.pos(el), `expected type '${format(elem)}' but found '${format(t)}'`);
+          else if (!isDynLike(t) && !assignable(elem, t, new Map())) {
+            if (this.mixedAllowed.has(e.id)) elem = DYN;
+            else this.error(this.pos(el), `expected type '${format(elem)}' but found '${format(t)}'`);
+          }
         }
         return this.record(e, list(elem ?? { k: 'param', name: `_free${this.free++}` }));
       }
@@ -348,7 +396,7 @@ class Checker {
         result = DYN;
         break;
       default:
-        return this.error(this.pos(e), `type '${format(t)}' does not support field selection`);
+        return this.error(testOnly ? this.macroOffset(e) : this.pos(e), `type '${format(t)}' does not support field selection`);
     }
     return testOnly ? BOOL : result;
   }
@@ -367,6 +415,7 @@ class Checker {
         member = false;
       }
     }
+    if (name === 'format' && member && call.args[0]?.exprKind.case === 'listExpr') this.mixedAllowed.add(call.args[0].id);
     const argTypes: CelT[] = [];
     if (target) argTypes.push(this.visit(target));
     for (const a of call.args) argTypes.push(this.visit(a));
@@ -421,6 +470,46 @@ class Checker {
   }
 }
 
+function compilesAsRE2(pattern: string): boolean {
+  try {
+    RE2JS.compile(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The error kube-apiserver gives when a constant find()/findAll() pattern does not compile. */
+export function constantRegexError(e: Expr): string | undefined {
+  const k = e.exprKind;
+  if (k.case === 'callExpr') {
+    const arg = k.value.args[0]?.exprKind;
+    if ((k.value.function === 'find' || k.value.function === 'findAll') && k.value.target && arg?.case === 'constExpr' && arg.value.constantKind.case === 'stringValue') {
+      try {
+        RE2JS.compile(arg.value.constantKind.value);
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
+    for (const x of [k.value.target, ...k.value.args]) {
+      const found = x && constantRegexError(x);
+      if (found) return found;
+    }
+  } else if (k.case === 'selectExpr') return constantRegexError(k.value.operand!);
+  else if (k.case === 'listExpr') {
+    for (const el of k.value.elements) {
+      const found = constantRegexError(el);
+      if (found) return found;
+    }
+  } else if (k.case === 'comprehensionExpr') {
+    for (const part of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) {
+      const found = part && constantRegexError(part);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 /** cel-go's error text: location, message, the source line and a caret under the column. */
 export function formatIssues(src: string, errors: Located[]): string {
   const lines = src.split('\n');
@@ -444,6 +533,7 @@ export function formatIssues(src: string, errors: Located[]): string {
 export function checkExpr(parsed: ParsedExpr & { expr: Expr }, src: string, vars: Record<string, CelT>): Checked {
   const c = new Checker(src, (parsed.sourceInfo?.positions ?? {}) as Record<string, number>, vars);
   const type = closed(c.check(parsed.expr));
+  if (!c.errors.length) c.validateLiterals(parsed.expr);
   return {
     type,
     types: c.types,

@@ -5,7 +5,7 @@
 import { isCelError, parse, plan, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import type { JSONSchemaProps, ValidationRule } from '../../../kinds/types.ts';
-import { checkExpr, formatIssues } from './check.ts';
+import { checkExpr, constantRegexError, formatIssues } from './check.ts';
 import { estimateCost } from './cost.ts';
 import { MAX_REQUEST_BYTES, schemaDecl, type Decl } from './decl.ts';
 import { ENV } from './env.ts';
@@ -85,6 +85,11 @@ export function compileRule(rule: ValidationRule, decl: Decl, schema: JSONSchema
   }
   if (c.type?.k !== 'bool') {
     out.error = 'cel expression must evaluate to a bool';
+    return out;
+  }
+  const badPattern = constantRegexError(c.expr!);
+  if (badPattern) {
+    out.error = `program instantiation failed: ${badPattern}`;
     return out;
   }
   out.usesOldSelf = c.usesOldSelf;

@@ -1,6 +1,7 @@
 // Every function a CRD validation rule can call in kube-apiserver 1.36's environment, by
 // library. The evaluator brings the standard library and the strings extension; the rest is
 // implemented here on top of it.
+import { FIXED_OVERLOADS } from './fixes.ts';
 import { FORMAT_OVERLOADS } from './format.ts';
 import { IP_OVERLOADS } from './ip.ts';
 import { LIST_OVERLOADS } from './lists.ts';
@@ -20,6 +21,7 @@ export const KUBERNETES_OVERLOADS: Overload[] = [
   ...IP_OVERLOADS,
   ...FORMAT_OVERLOADS,
   ...OPTIONAL_OVERLOADS,
+  ...FIXED_OVERLOADS,
 ];
 
 /** What the type checker resolves calls against. */
