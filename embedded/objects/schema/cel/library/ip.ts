@@ -145,6 +145,7 @@ function parseIPAddr(raw: string): Addr {
 /** netip's canonical text: dotted IPv4, RFC 5952 IPv6 (longest zero run of 2+ groups as ::). */
 export function addrString(a: Addr): string {
   if (a.v4) return [...a.bytes].join('.');
+  if (isV4Mapped(a)) return `::ffff:${[...a.bytes.slice(12)].join('.')}${a.zone ? `%${a.zone}` : ''}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((a.bytes[i]! << 8) | a.bytes[i + 1]!);
   let best = -1;
