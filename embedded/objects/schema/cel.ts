@@ -6,7 +6,8 @@
 //   spec.s: Forbidden: got abc                 (reason, fieldPath and messageExpression applied)
 import { OMIT_VALUE, fieldErr, type FieldError } from '../../api/errors.ts';
 import type { JSONSchemaProps, ValidationRule } from '../../kinds/types.ts';
-import { compiledRules, isCelError, type CompiledRule } from './cel/compile.ts';
+import { isCelError } from '@bufbuild/cel';
+import { compiledRules, type CompiledRule } from './cel/compile.ts';
 import { runtimeMessage } from './cel/errors.ts';
 import { optionalNone, optionalOf } from './cel/opaque.ts';
 import { toCel } from './cel/values.ts';

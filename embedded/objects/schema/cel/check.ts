@@ -12,7 +12,7 @@ import { RE2JS } from '@bufbuild/re2';
 import { ALL_OVERLOADS, type Overload } from './library/index.ts';
 import { parseGoDuration, timestampValue } from './values.ts';
 import {
-  BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, isOptional, list, map, typeOf, type CelT,
+  BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, list, map, typeOf, type CelT,
 } from './types.ts';
 
 export interface Checked {
@@ -544,4 +544,3 @@ export function checkExpr(parsed: ParsedExpr & { expr: Expr }, src: string, vars
   };
 }
 
-export { isOptional };

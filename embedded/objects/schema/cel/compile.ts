@@ -2,7 +2,7 @@
 // check against the node's CEL type (`self`, and `oldSelf` plain or optional), require a bool
 // (a string for messageExpression), estimate the worst-case cost, normalize fieldPath. Results
 // are kept per schema node, so each rule is compiled once per CRD version.
-import { isCelError, parse, plan, type CelResult } from '@bufbuild/cel';
+import { parse, plan, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import type { JSONSchemaProps, ValidationRule } from '../../../kinds/types.ts';
 import { checkExpr, constantRegexError, formatIssues } from './check.ts';
@@ -133,4 +133,3 @@ export function compiledRules(schema: JSONSchemaProps, isResourceRoot: boolean):
   return node;
 }
 
-export { isCelError };

@@ -69,8 +69,24 @@ export interface OptionalPayload {
 }
 
 let optionalSerial = 0;
+
+/** optional.of(1) == optional.of(1): scalars key by value; other values only equal themselves. */
+function optionalKey(value: unknown): string {
+  switch (typeof value) {
+    case 'bigint':
+    case 'number':
+      return `n:${String(value)}`;
+    case 'string':
+      return `s:${value}`;
+    case 'boolean':
+      return `b:${value}`;
+    default:
+      return value === null ? 'null' : `ref:${++optionalSerial}`;
+  }
+}
+
 export function optionalOf(value: unknown): Message {
-  return makeOpaque(OPTIONAL_DESC, `some:${++optionalSerial}`, { present: true, value } satisfies OptionalPayload);
+  return makeOpaque(OPTIONAL_DESC, `some:${optionalKey(value)}`, { present: true, value } satisfies OptionalPayload);
 }
 
 export function optionalNone(): Message {
