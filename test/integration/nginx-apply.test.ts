@@ -109,16 +109,17 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     await applier.remove('team-a', 'bystander');
   });
 
-  it('resolves upstream names per request: an unresolvable one answers 502 and nothing else breaks', async () => {
+  it('proxies a named upstream to the addresses pinned for it: nginx resolves no name, not even one the host cannot', async () => {
     const result = await applier.apply(httpRoute('dns', h, (r) => {
       r.routes = [
-        { path: '/', upstream: { address: h.resolvableName, port: h.upstreams[0]!.port } },
-        { path: '/missing', upstream: { address: h.unresolvableName, port: 80 } },
+        { path: '/', upstream: { address: h.resolvableName, port: h.upstreams[0]!.port, addresses: ['127.0.0.1'] } },
+        // The host's DNS has never heard of this name: only the pinned address can make it work.
+        { path: '/pinned', upstream: { address: h.unresolvableName, port: h.upstreams[1]!.port, addresses: ['127.0.0.1'] } },
       ];
     }));
     assert.equal(result.state, 'Applied', result.message);
-    assert.equal((await h.request('http://dns.test/')).status, 200);
-    assert.equal((await h.request('http://dns.test/missing/x')).status, 502);
+    assert.equal(JSON.parse((await h.request('http://dns.test/')).body).identity, h.upstreams[0]!.identity);
+    assert.equal(JSON.parse((await h.request('http://dns.test/pinned/x')).body).identity, h.upstreams[1]!.identity);
     assert.equal((await h.request('http://app.test/')).status, 200);
   });
 
