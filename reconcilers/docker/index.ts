@@ -14,16 +14,20 @@ export {
 } from './containers.ts';
 export {
   RUNTIME_DIR,
+  ULIMIT_NAMES,
   containerName,
   homeVolumeName,
   containerSpecHash,
   containerDrift,
+  imageReferenceKey,
   renderCreateOptions,
   validateContainerSpec,
   type ContainerSpec,
   type PortSpec,
   type PullPolicy,
   type SecretEnvVar,
+  type Ulimit,
+  type UlimitName,
 } from './container-spec.ts';
 export { FILES_DIR, filesDigest, tmpfsPathOf, validateFilePath, type ContainerFile } from './files.ts';
 export { probeActivity, activityEpoch, type ActivityReport } from './activity.ts';
