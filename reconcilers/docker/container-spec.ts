@@ -293,9 +293,9 @@ export function containerDrift(info: Dockerode.ContainerInspectInfo, spec: Conta
   if (imageReferenceKey(info.Config?.Image ?? '') !== imageReferenceKey(spec.image)) drift.push(`image ${info.Config?.Image} instead of ${spec.image}`);
   if ((host.NanoCpus ?? 0) !== (want.HostConfig?.NanoCpus ?? 0)) drift.push(`cpu limit ${(host.NanoCpus ?? 0) / 1e9} instead of ${spec.cpu ?? 'none'}`);
   if ((host.Memory ?? 0) !== (want.HostConfig?.Memory ?? 0)) drift.push(`memory limit ${host.Memory ?? 0} instead of ${spec.memoryBytes ?? 'none'}`);
-  if ((host.PidsLimit ?? 0) > 0 !== (spec.pidsLimit !== undefined) || (spec.pidsLimit !== undefined && host.PidsLimit !== spec.pidsLimit)) {
-    drift.push(`pids limit ${host.PidsLimit ?? 'none'} instead of ${spec.pidsLimit ?? 'none'}`);
-  }
+  // Without a pids limit in the spec the engine's default applies (none on Docker, 2048 on Podman):
+  // only a limit the spec sets is compared.
+  if (spec.pidsLimit !== undefined && host.PidsLimit !== spec.pidsLimit) drift.push(`pids limit ${host.PidsLimit ?? 'none'} instead of ${spec.pidsLimit}`);
   const home = (info.Mounts ?? []).find((m) => m.Destination === spec.home.mountPath);
   if (!home || home.Type !== 'volume' || home.Name !== spec.home.volume) drift.push(`home volume ${spec.home.volume} not mounted at ${spec.home.mountPath}`);
   const envNow = new Set(info.Config?.Env ?? []);

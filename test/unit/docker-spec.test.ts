@@ -212,6 +212,13 @@ describe('containerDrift', () => {
     const drift = containerDrift(inspected({ env: ['EDITOR=vim', 'OUTRIGGER_USER=alice'] }), baseSpec(), 'inst-1');
     assert.deepEqual(drift, ['environment differs (API_TOKEN)']);
   });
+  it('takes an engine\'s default pids limit (Podman\'s 2048) for none, and compares a limit the spec sets', () => {
+    const podmanDefault = inspected();
+    podmanDefault.HostConfig.PidsLimit = 2048;
+    assert.deepEqual(containerDrift(podmanDefault, baseSpec(), 'inst-1'), []);
+    const limited = { ...baseSpec(), pidsLimit: 256 };
+    assert.deepEqual(containerDrift(podmanDefault, limited, 'inst-1').filter((d) => d.startsWith('pids')), ['pids limit 2048 instead of 256']);
+  });
   it('takes Podman\'s full image name for the name asked for, and still spots another image', () => {
     assert.deepEqual(containerDrift(inspected({ image: 'localhost/outrigger-test/workspace:abc' }), baseSpec(), 'inst-1'), []);
     assert.deepEqual(containerDrift(inspected({ image: 'localhost/outrigger-test/workspace:old' }), baseSpec(), 'inst-1'), [
