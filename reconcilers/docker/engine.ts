@@ -85,6 +85,9 @@ export interface EngineOptions {
   counter?: ApiCallCounter;
 }
 
+/** Which engine answers the Docker API: Podman's differs from Docker's in a few places (see README). */
+export type EngineFlavor = 'docker' | 'podman';
+
 export class Engine {
   readonly docker: Dockerode;
   readonly calls: ApiCallCounter;
@@ -93,6 +96,7 @@ export class Engine {
   readonly callTimeoutMs: number;
   private readonly agent: http.Agent;
   private closed = false;
+  private flavorAnswer: Promise<EngineFlavor> | undefined;
 
   constructor(connection: EngineConnection, opts: EngineOptions = {}) {
     this.description = describeConnection(connection);
@@ -150,6 +154,21 @@ export class Engine {
   async version(signal?: AbortSignal): Promise<{ version: string; apiVersion: string; os: string; arch: string }> {
     const v = await this.call('version', (abortSignal) => (this.docker as unknown as { version(o: object): Promise<Dockerode.DockerVersion> }).version({ abortSignal }), signal);
     return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch };
+  }
+
+  /**
+   * Docker or Podman, from the version's component names ("Engine" against "Podman Engine"). Asked
+   * once per engine; a failed ask is asked again next time.
+   */
+  flavor(signal?: AbortSignal): Promise<EngineFlavor> {
+    this.flavorAnswer ??= this.call('version', (abortSignal) => (this.docker as unknown as { version(o: object): Promise<Dockerode.DockerVersion> }).version({ abortSignal }), signal).then(
+      (v) => ((v.Components ?? []).some((c) => /podman/i.test(c.Name)) ? 'podman' : 'docker'),
+      (err: unknown) => {
+        this.flavorAnswer = undefined;
+        throw err;
+      },
+    );
+    return this.flavorAnswer;
   }
 
   get isClosed(): boolean {

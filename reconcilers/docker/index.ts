@@ -1,5 +1,5 @@
 // Public surface of the Docker provider. The Workspace reconciler imports from here only.
-export { Engine, connectionKey, describeConnection, type EngineConnection, type EngineOptions, type TlsMaterial } from './engine.ts';
+export { Engine, connectionKey, describeConnection, type EngineConnection, type EngineFlavor, type EngineOptions, type TlsMaterial } from './engine.ts';
 export { EngineRegistry, type EngineRegistryOptions } from './registry.ts';
 export { EngineWatcher, type WatcherOptions } from './watcher.ts';
 export { ContainerCache, type ContainerChange, type ObservedContainer, type PublishedPort, type ContainerStateName } from './cache.ts';
