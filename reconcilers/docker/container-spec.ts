@@ -263,9 +263,9 @@ export function renderCreateOptions(spec: ContainerSpec, instance: string): Dock
 
 /**
  * An image reference in one spelling for comparison. Docker reports the image as it was asked
- * for; Podman reports the full name (`docker.io/library/debian:12` for `debian:12`, and
- * `localhost/team/ws:1` for a local image asked for as `team/ws:1`). The default registry, the
- * local store, `library/` and a missing `:latest` all count as the same name.
+ * for; Podman reports the full name (the default registry and `library/` spelled out for
+ * `debian:12`, `localhost/team/ws:1` for a local image asked for as `team/ws:1`). The default
+ * registry, the local store, `library/` and a missing `:latest` all count as the same name.
  */
 export function imageReferenceKey(ref: string): string {
   if (/^sha256:[0-9a-f]+$/i.test(ref)) return ref.toLowerCase();
