@@ -157,17 +157,24 @@ export class Engine {
   }
 
   /**
-   * Docker or Podman, from the version's component names ("Engine" against "Podman Engine"). Asked
-   * once per engine; a failed ask is asked again next time.
+   * Docker or Podman: Podman answers its own ping path (`/libpod/_ping`), Docker says 404. (The
+   * version call would tell too, but Podman takes a second to answer it: it asks conmon and the
+   * runtime for theirs.) Asked once per engine; a failed ask is asked again next time.
    */
   flavor(signal?: AbortSignal): Promise<EngineFlavor> {
-    this.flavorAnswer ??= this.call('version', (abortSignal) => (this.docker as unknown as { version(o: object): Promise<Dockerode.DockerVersion> }).version({ abortSignal }), signal).then(
-      (v) => ((v.Components ?? []).some((c) => /podman/i.test(c.Name)) ? 'podman' : 'docker'),
-      (err: unknown) => {
-        this.flavorAnswer = undefined;
-        throw err;
-      },
-    );
+    const modem = this.docker.modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
+    const ping = (abortSignal: AbortSignal): Promise<EngineFlavor> =>
+      new Promise((resolve, reject) => {
+        modem.dial({ path: '/libpod/_ping', method: 'GET', statusCodes: { 200: true, 404: 'no libpod API' }, abortSignal }, (err) => {
+          if (!err) resolve('podman');
+          else if ((err as { statusCode?: number }).statusCode === 404) resolve('docker');
+          else reject(err);
+        });
+      });
+    this.flavorAnswer ??= this.call('ping /libpod', ping, signal).catch((err: unknown) => {
+      this.flavorAnswer = undefined;
+      throw err;
+    });
     return this.flavorAnswer;
   }
 

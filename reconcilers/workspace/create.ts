@@ -16,7 +16,7 @@
 // On Podman (4.3) the one-request volume is not possible: its Docker API ignores the mount's
 // VolumeOptions and makes the volume without labels. There the image is checked and the labelled
 // volume made first, through the provider (ensureImage, ensureVolume), then create and start: five
-// calls, plus one version call per engine to tell the two apart.
+// calls, plus one ping per engine to tell the two apart.
 import { ErrorCodes, OutriggerError } from '../../controller/errors.ts';
 import {
   containerName,
