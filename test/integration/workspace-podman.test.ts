@@ -16,6 +16,7 @@ import { KubeRest, Manager, ResourceClient, createLogger, isNotFound, type KubeO
 import { OutriggerError } from '../../controller/errors.ts';
 import { hostRef, secretRef, workspaceRef } from '../../reconcilers/common/kinds.ts';
 import { createPlatform } from '../../reconcilers/platform.ts';
+import { hostRegistration } from '../../reconcilers/host/index.ts';
 import { Engine, Labels, WorkspaceContainers, homeVolumeName, type ContainerSpec, type Ulimit } from '../../reconcilers/docker/index.ts';
 import { registerWorkspaceReconciler, type WorkspaceController } from '../../reconcilers/workspace/index.ts';
 import { createWorkspaceContainer } from '../../reconcilers/workspace/create.ts';
@@ -51,6 +52,7 @@ describe('Workspaces on a Podman engine', { skip }, () => {
     const sink = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } });
     manager = new Manager({ kubeConfig: cp.kubeConfig, logger: createLogger({ level: 'debug', destination: sink }), httpAddress: null });
     const platform = createPlatform(manager, { namespace: ns.name });
+    hostRegistration.register(platform);
     // The engine list runs every 5 minutes only: what is repaired within the test's waits was
     // noticed through Podman's events stream.
     wc = registerWorkspaceReconciler(platform, { instance, workers: 4, engineResyncMs: 300_000, stopTimeoutSeconds: 2 });
@@ -125,6 +127,12 @@ describe('Workspaces on a Podman engine', { skip }, () => {
       throw err;
     }
   }
+
+  it('the Host on the Podman socket is Ready and reports Podman\'s version as its engine\'s', async () => {
+    const host = (await waitForCondition(cp.kubeConfig, { kind: 'Host', namespace: ns.name, name: 'podman' }, 'Ready', 'True', { timeoutMs: 30_000 })) as Obj;
+    assert.equal(host.status.reachable, true);
+    assert.equal(host.status.facts?.dockerVersion, podman.version);
+  });
 
   it('apply gives one running container with a labelled home volume; SSH answers on the published port with the authorized key', async () => {
     await workspaces.create(workspace('alice', {
