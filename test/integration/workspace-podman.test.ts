@@ -5,9 +5,9 @@
 // authorized key, bootstrap once per home, Stopped and Running, a container removed or stopped by
 // hand put back (through Podman's events: the engine list runs only every 5 minutes here), a spec
 // edit re-creating it on the same home, a controller restart adopting it, exactly one container per
-// Workspace throughout, deletion removing container and home. Then the provider against both
-// engines: ulimits reach the container's processes, and on Podman the limits that are left out
-// fall back to its defaults (which fail on this machine, with a message that says what to set).
+// Workspace throughout, a missing image making nothing, deletion removing container and home. Then
+// the provider against both engines: ulimits reach the container's processes, and on Podman the
+// limits left out fall back to its defaults (which fail here, with a message saying what to set).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
@@ -231,6 +231,19 @@ describe('Workspaces on a Podman engine', { skip }, () => {
     assert.equal(after.State.Status, 'running');
   });
 
+  it('a missing image gives Ready=False, reason ImageNotFound, and leaves no container and no home behind', async () => {
+    const missing = workspace('noimage');
+    missing.spec.runtime.docker.image = 'outrigger-test/no-such-image:1';
+    await workspaces.create(missing);
+    const ws = await waitForCondition(cp.kubeConfig, ref('noimage'), 'Ready', 'False', { timeoutMs: 30_000 }) as Obj;
+    const cond = ws.status.conditions.find((c: { type: string }) => c.type === 'Ready');
+    assert.equal(cond.reason, 'ImageNotFound');
+    assert.match(cond.message, /outrigger-test\/no-such-image:1/);
+    const uid = ws.metadata.uid!;
+    assert.equal((await containersOf(uid)).length, 0, 'no container');
+    assert.equal(await volumeLabels(homeVolumeName({ kind: 'Workspace', namespace: ns.name, name: 'noimage', uid })), undefined, 'no home volume');
+  });
+
   it('deletion removes the container and the home volume, then the finalizer', async () => {
     const ws = await get('alice');
     const uid = ws.metadata.uid!;
@@ -271,12 +284,14 @@ describe('Workspaces on a Podman engine', { skip }, () => {
       for (const e of engines) assert.equal(await e.engine().flavor(), e.flavor, e.name);
     });
 
-    it('the spec\'s ulimits are what processes in the container get, on Docker and on Podman', async () => {
+    it('the spec\'s ulimits are what the container\'s processes get, on Docker and on Podman', async () => {
       const limits: Ulimit[] = [{ name: 'nofile', soft: 1024, hard: 2048 }, { name: 'nproc', soft: 512, hard: 1024 }];
       for (const e of engines) {
         const ws = new WorkspaceContainers(e.engine(), { instance });
         const c = await ws.create({ spec: spec(`ulimits-${e.flavor}`, limits), running: true, files: [] });
-        const r = await ws.exec(c.id, ['grep', '-E', '^Max (open files|processes)', '/proc/self/limits']);
+        // The container's own processes (pid 1 and what it starts, sshd and its sessions). Podman
+        // gives exec'd processes the hard open-files limit as their soft one, mostly.
+        const r = await ws.exec(c.id, ['grep', '-E', '^Max (open files|processes)', '/proc/1/limits']);
         assert.equal(r.exitCode, 0, r.stderr);
         const limitsSeen = r.stdout.trim().split('\n').map((line) => line.split(/\s{2,}/).slice(0, 3).join(' '));
         assert.deepEqual(limitsSeen.sort(), ['Max open files 1024 2048', 'Max processes 512 1024'], e.name);
