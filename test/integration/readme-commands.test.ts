@@ -121,9 +121,10 @@ describe('README commands on a machine whose node is older than 24', () => {
       const entries = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string });
       assert.ok(entries.some((e) => e.msg === 'controller started' && e.level === 'info'), stdout);
       assert.match(stderr, /export KUBECONFIG=/, 'the banner says how to use kubectl');
-      // As systemd or a container runtime would stop it: SIGTERM to the whole group (npm re-raises it
-      // on itself once the controller has exited, so npm's own status is the signal).
-      process.kill(-child.pid!, 'SIGTERM');
+      // As a supervisor stops it: SIGTERM to npm's pid alone. npm passes it to its child, which must
+      // be the controller itself (not a shell that would die and leave the controller running).
+      process.kill(child.pid!, 'SIGTERM');
+      await waitFor(() => stdout.includes('controller stopped'), { description: 'the controller to stop after npm got SIGTERM', timeoutMs: 30_000 });
       await closed;
       const last = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string }).map((e) => e.msg);
       assert.ok(last.includes('shutting down') && last.includes('controller stopped'), `a clean stop: ${last.join(', ')}`);
