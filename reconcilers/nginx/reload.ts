@@ -53,7 +53,10 @@ export function pidFileFromConfig(text: string): string | undefined {
 
 /** The pid of nginx's running master, or undefined when it cannot be known for certain. */
 async function masterPid(conn: SshConnection, s: NginxHostSettings, op: OperationOptions): Promise<number | undefined> {
-  const main = (await conn.files.readFile(s.mainConfigFile, op))?.toString('utf8');
+  // The file the reload command would read: its own -c, else the main configuration file.
+  const c = s.reloadCommand.indexOf('-c');
+  const configFile = c > 0 ? s.reloadCommand[c + 1]! : s.mainConfigFile;
+  const main = (await conn.files.readFile(configFile, op))?.toString('utf8');
   const pidFile = main === undefined ? undefined : pidFileFromConfig(main);
   if (!pidFile) return undefined;
   const pid = Number((await conn.files.readFile(pidFile, op))?.toString('utf8').trim());
