@@ -54,6 +54,9 @@ commands:
   workspaces-from-csv  turn a CSV of users into Workspace manifests for kubectl apply
                --file users.csv --host HOST --image IMAGE [--class NAME] [--namespace NS]
                (outrigger workspaces-from-csv --help for the columns and every flag)
+
+Logs go to stdout: readable lines on a terminal, one JSON object a line otherwise (LOG_FORMAT=json
+or LOG_FORMAT=pretty chooses; LOG_LEVEL sets the default level).
 `;
 
 const outboundFlags = {

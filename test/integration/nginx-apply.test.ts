@@ -345,6 +345,28 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     assert.ok(reloads >= 1 && reloads <= 2, `${reloads} reloads`);
     assert.equal(JSON.parse((await h.request('http://q39.test/')).body).headers['x-burst'], '39');
   });
+
+  it('reloads with a HUP to nginx\'s master when the reload command is nginx -s reload, and runs a wrapper command as given', async () => {
+    const conn = pool.connection(targetFor(h));
+    const route = (port: number) => renderRoute(httpRoute('hup', h, (r) => { r.routes[0]!.upstream.port = port }), { configDir: h.nginx.managedDir });
+    const first = route(h.upstreams[0]!.port);
+    const reloadsBefore = nginxReloads(h);
+    const bySignal = await applyHost({ conn, settings: settingsFor(h) }, new Map([[first.key, { rendered: first }]]));
+    assert.equal(bySignal.hostError, undefined, bySignal.hostError?.message);
+    assert.equal(bySignal.reloadedVia, 'signal');
+    assert.equal(nginxReloads(h), reloadsBefore + 1, 'the master logged one SIGHUP');
+    assert.equal(JSON.parse((await h.request('http://hup.test/')).body).identity, h.upstreams[0]!.identity, 'the new generation serves once applyHost returns');
+
+    // `env nginx -s reload ...` is not nginx itself: whatever it does, it runs as written.
+    const wrapped = { ...settingsFor(h), reloadCommand: ['env', ...h.nginx.reloadCommand, '-c', h.nginx.configFile] };
+    const second = route(h.upstreams[1]!.port);
+    const byCommand = await applyHost({ conn, settings: wrapped }, new Map([[second.key, { rendered: second }]]));
+    assert.equal(byCommand.hostError, undefined, byCommand.hostError?.message);
+    assert.equal(byCommand.reloadedVia, 'command');
+    assert.equal(nginxReloads(h), reloadsBefore + 2);
+    assert.equal(JSON.parse((await h.request('http://hup.test/')).body).identity, h.upstreams[1]!.identity);
+    await applyHost({ conn, settings: settingsFor(h) }, new Map([[second.key, { remove: true }]]));
+  });
 });
 
 describe('nginx applier when the host cannot be reached safely', { skip: hostsSkipReason() }, () => {
