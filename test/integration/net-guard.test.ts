@@ -169,7 +169,8 @@ describe('the outbound guard, with a real DNS server and real forbidden addresse
     const before = (await agent.send({ op: 'traps' })).hits ?? [];
     assert.deepEqual(before, [], 'a guarded request got through to a trap');
     const controls: number[] = [];
-    for (const [host, port] of [[metadata, HTTP], [metadata, HTTPS], [linkLocal, HTTP], ['0.0.0.0', ANY], ['::', ANY], [`::ffff:${metadata}`, HTTP]] as const) {
+    // A link-local destination needs its interface named (the kernel refuses it unscoped).
+    for (const [host, port] of [[metadata, HTTP], [metadata, HTTPS], [`${linkLocal}%${TRAP_ADDRESSES.device}`, HTTP], ['0.0.0.0', ANY], ['::', ANY], [`::ffff:${metadata}`, HTTP]] as const) {
       controls.push((await agent.send({ op: 'unguarded', host, port })).localPort!);
     }
     const hits = (await agent.send({ op: 'traps' })).hits ?? [];
