@@ -21,8 +21,9 @@ import {
 import { OutriggerError } from '../../controller/errors.ts';
 import { dockerSkipReason, setUpDockerTest, testOwner, type DockerTestEnv } from '../fixtures/docker.ts';
 import { waitFor } from '../fixtures/wait.ts';
+import { ed25519KeyPair } from '../fixtures/ssh-keys.ts';
 
-const { Client: SshClient, utils: sshUtils } = ssh2;
+const { Client: SshClient } = ssh2;
 
 const skip = await dockerSkipReason();
 if (skip) process.stderr.write(`docker-containers: skipping: ${skip}\n`);
@@ -34,7 +35,7 @@ describe('Docker workspace containers', { skip }, () => {
   let engine: Engine;
   let watcher: EngineWatcher;
   let ws: WorkspaceContainers;
-  const key = sshUtils.generateKeyPairSync('ed25519');
+  const key = ed25519KeyPair();
 
   before(async () => {
     env = await setUpDockerTest('containers');

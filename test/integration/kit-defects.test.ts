@@ -37,6 +37,11 @@ describe('reconcile kit regressions', { skip }, () => {
   let secrets: ResourceClient<Obj>;
   let hosts: ResourceClient<Obj>;
   const ref = (kind: string, name: string) => ({ kind, namespace: ns.name, name });
+  /** Deletes a Workspace and waits until its finalizer has cleaned up (nothing left for the teardown). */
+  const deleteWorkspace = async (name: string) => {
+    await workspaces.delete({ namespace: ns.name, name });
+    await waitFor(() => workspaces.get({ namespace: ns.name, name }).then(() => false, (err) => String(err).includes('404')), { description: `Workspace ${name} to be gone`, timeoutMs: 60_000 });
+  };
   const ws = (name: string, host: string, spec: Record<string, unknown> = {}): Obj => ({
     metadata: { name, namespace: ns.name },
     spec: { owner: 'alice@example.com', user: { name: 'alice', uid: 1000 }, runtime: { docker: { hostRef: { name: host }, image: env.image, pullPolicy: 'Never' } }, ...spec },
@@ -90,7 +95,7 @@ describe('reconcile kit regressions', { skip }, () => {
   });
 
   it('the last Workspace on a Host gone: its engine watcher stops (no list or events calls for ever after)', async () => {
-    await workspaces.delete({ namespace: ns.name, name: 'outage' });
+    await deleteWorkspace('outage');
     await waitFor(() => !wc.watchers.all().some((b) => b.engine.description.includes(proxy.socketPath)), { description: 'the watcher of the flaky engine to stop', timeoutMs: 30_000 });
   });
 
@@ -101,7 +106,7 @@ describe('reconcile kit regressions', { skip }, () => {
     assert.equal(ready?.reason, 'InvalidSpec');
     assert.match(ready?.message ?? '', /spec\.resources\.cpu/);
     assert.equal((stalled.status as any)?.phase, 'Failed');
-    await workspaces.delete({ namespace: ns.name, name: 'greedy' });
+    await deleteWorkspace('greedy');
   });
 
   it('a label on a Secret the Workspace reads re-creates nothing; a new value does', async () => {
@@ -121,7 +126,7 @@ describe('reconcile kit regressions', { skip }, () => {
       const cur = await workspaces.get({ namespace: ns.name, name: 'labelled' });
       return cur.status?.docker?.containerId !== id && cur.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
     }, { description: 'a new container for the new value', timeoutMs: 60_000 });
-    await workspaces.delete({ namespace: ns.name, name: 'labelled' });
+    await deleteWorkspace('labelled');
   });
 
   it('a Host\'s spec.docker.ulimits reach its Workspaces\' containers', async () => {
@@ -130,7 +135,7 @@ describe('reconcile kit regressions', { skip }, () => {
     const ready = await waitForCondition(cp.kubeConfig, ref('Workspace', 'limits'), 'Ready', 'True', { timeoutMs: 60_000 });
     const inspected = await env.docker.getContainer((ready.status as any).docker.containerId).inspect();
     assert.deepEqual(inspected.HostConfig.Ulimits?.map((u) => [u.Name, u.Soft, u.Hard]).sort(), [['nofile', 4096, 8192], ['nproc', 2048, 4096]]);
-    await workspaces.delete({ namespace: ns.name, name: 'limits' });
+    await deleteWorkspace('limits');
   });
 
   it('a malformed SSH key: a catalogued reason, no byte of the Secret anywhere, and one event series for the repeats', async () => {

@@ -24,6 +24,7 @@ import { controlPlaneSkipReason, createTestNamespace, useControlPlane, type Cont
 import { WORKSPACE_IMAGE_ENV, dockerClient, dockerSocket, ensureWorkspaceImage, removeInstanceObjects, testInstance, testOwner } from '../fixtures/docker.ts';
 import { podmanSkipReason, startPodman, type PodmanEngine } from '../fixtures/podman.ts';
 import { waitFor, waitForCondition } from '../fixtures/wait.ts';
+import { ed25519KeyPair } from '../fixtures/ssh-keys.ts';
 
 const { Client: SshClient, utils: sshUtils } = ssh2;
 
@@ -45,7 +46,7 @@ describe('Workspaces on a Podman engine', { skip }, () => {
   let manager: Manager | undefined;
   let wc: WorkspaceController;
   const instance = testInstance('podman');
-  const key = sshUtils.generateKeyPairSync('ed25519');
+  const key = ed25519KeyPair();
   const logLines: string[] = [];
 
   async function startController(): Promise<void> {

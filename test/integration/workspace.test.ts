@@ -20,6 +20,7 @@ import { runWorkspacesFromCsv } from '../../cli/workspaces-from-csv.ts';
 import { controlPlaneSkipReason, createTestNamespace, useControlPlane, type ControlPlane, type TestNamespace } from '../fixtures/controlplane.ts';
 import { dockerSkipReason, setUpDockerTest, type DockerTestEnv } from '../fixtures/docker.ts';
 import { waitFor, waitForCondition } from '../fixtures/wait.ts';
+import { ed25519KeyPair } from '../fixtures/ssh-keys.ts';
 
 const { Client: SshClient, utils: sshUtils } = ssh2;
 
@@ -41,7 +42,7 @@ describe('Workspace reconciler on Docker', { skip }, () => {
   let rest: KubeRest;
   let workspaces: ResourceClient<Obj>;
   const logLines: string[] = [];
-  const key = sshUtils.generateKeyPairSync('ed25519');
+  const key = ed25519KeyPair();
 
   before(async () => {
     cp = await useControlPlane();
