@@ -7,13 +7,14 @@
 //    | ....^
 // It also records each node's type and each call's overloads, which the cost estimator needs.
 // @bufbuild/cel evaluates; it has no checker of its own yet.
-import type { Expr, ParsedExpr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
+import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { RE2JS } from '@bufbuild/re2';
 import { ALL_OVERLOADS, type Overload } from './library/index.ts';
 import { parseGoDuration, timestampValue } from './values.ts';
 import {
-  BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, list, map, typeOf, type CelT,
+  BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, isOptional, list, map, optional, typeOf, type CelT,
 } from './types.ts';
+import type { Located } from './syntax.ts';
 
 export interface Checked {
   /** Type of the whole expression. */
@@ -23,6 +24,8 @@ export interface Checked {
   overloads: Map<bigint, Overload[]>;
   /** Qualified names that calls resolved to (`format.dns1123Label`), by call id. */
   functionNames: Map<bigint, string>;
+  /** Identifiers and dotted names that name a type (`int`, `google.protobuf.Timestamp`): constants. */
+  typeNames: Map<bigint, string>;
   usesOldSelf: boolean;
   /** cel-go's issues text, empty when the expression checks. */
   errors: string;
@@ -52,6 +55,7 @@ const TYPE_NAMES: Record<string, CelT> = {
   'kubernetes.Quantity': { k: 'opaque', name: 'kubernetes.Quantity', params: [] },
   'net.IP': { k: 'opaque', name: 'net.IP', params: [] },
   'net.CIDR': { k: 'opaque', name: 'net.CIDR', params: [] },
+  'kubernetes.Semver': { k: 'opaque', name: 'kubernetes.Semver', params: [] },
 };
 
 type Subs = Map<string, CelT>;
@@ -102,6 +106,11 @@ function assignable(target: CelT, actual: CelT, subs: Subs): boolean {
   if (target.k === 'param' && !target.name.startsWith('_free')) {
     const bound = subs.get(target.name);
     if (bound) {
+      // A type variable left by an empty literal takes the first concrete type it meets.
+      if (bound.k === 'param' && bound.name.startsWith('_free') && !isDynLike(actual)) {
+        subs.set(target.name, actual);
+        return true;
+      }
       if (assignable(bound, actual, subs)) return true;
       // A parameter first bound to dyn-ish (or null) widens to the more specific type.
       if (isDynLike(bound) || bound.k === 'null_type') {
@@ -130,7 +139,7 @@ function assignable(target: CelT, actual: CelT, subs: Subs): boolean {
       return target.name === a.name && target.params.length === a.params.length && target.params.every((p, i) => assignable(p, a.params[i]!, subs));
     }
     case 'type':
-      return true;
+      return assignable(target.of, (actual as typeof target).of, subs);
     default:
       return true;
   }
@@ -145,15 +154,11 @@ function sameShape(a: { fields: Map<string, CelT> }, b: { fields: Map<string, Ce
   return true;
 }
 
-interface Located {
-  offset: number;
-  message: string;
-}
-
 class Checker {
   types = new Map<bigint, CelT>();
   overloads = new Map<bigint, Overload[]>();
   functionNames = new Map<bigint, string>();
+  typeNames = new Map<bigint, string>();
   errors: Located[] = [];
   usesOldSelf = false;
   private scopes: Map<string, CelT>[] = [];
@@ -163,10 +168,10 @@ class Checker {
   private free = 0;
 
   private readonly src: string;
-  private readonly positions: Record<string, number>;
+  private readonly positions: Map<bigint, number>;
   private readonly vars: Record<string, CelT>;
 
-  constructor(src: string, positions: Record<string, number>, vars: Record<string, CelT>) {
+  constructor(src: string, positions: Map<bigint, number>, vars: Record<string, CelT>) {
     this.src = src;
     this.positions = positions;
     this.vars = vars;
@@ -179,7 +184,7 @@ class Checker {
   }
 
   private pos(e: Expr): number {
-    return this.positions[String(e.id)] ?? 0;
+    return this.positions.get(e.id) ?? 0;
   }
 
   /** Where an expression's text begins (its leftmost descendant). */
@@ -202,9 +207,9 @@ class Checker {
     const call = e.exprKind.case === 'callExpr' ? e.exprKind.value : undefined;
     if (!call) return this.pos(e);
     const fnName = call.function;
+    if (fnName === '_[_]' || fnName === '_[?_]') return this.pos(e);
     const binary = /^_(.+)_$/.exec(fnName);
     if (call.args.length === 2 && !call.target && (binary || fnName === '@in')) {
-      if (fnName === '_[_]') return this.pos(e);
       // Back from the right operand over blanks to the operator's first character.
       let i = this.start(call.args[1]!) - 1;
       while (i > 0 && /\s/.test(this.src[i]!)) i--;
@@ -295,6 +300,7 @@ class Checker {
         const t = this.lookup(k.value.name);
         if (t) return this.record(e, t);
         const typeName = TYPE_NAMES[k.value.name];
+        if (typeName || k.value.name === 'type') this.typeNames.set(e.id, k.value.name);
         if (typeName) return this.record(e, typeOf(typeName));
         if (k.value.name === 'type') return this.record(e, typeOf(typeOf(DYN)));
         return this.record(e, this.error(this.pos(e), `undeclared reference to '${k.value.name}' (in container '')`));
@@ -305,13 +311,20 @@ class Checker {
         return this.record(e, this.call(e));
       case 'listExpr': {
         let elem: CelT | undefined;
-        for (const el of k.value.elements) {
-          const t = this.visit(el);
+        const optionalAt = new Set(k.value.optionalIndices);
+        for (const [i, el] of k.value.elements.entries()) {
+          let t = this.visit(el);
           if (t.k === 'error') continue;
+          if (optionalAt.has(i)) t = this.unwrapOptionalEntry(el, t);
+          if (elem?.k === 'error') continue;
           if (!elem || isDynLike(elem)) elem = t;
           else if (!isDynLike(t) && !assignable(elem, t, new Map())) {
             if (this.mixedAllowed.has(e.id)) elem = DYN;
-            else this.error(this.pos(el), `expected type '${format(elem)}' but found '${format(t)}'`);
+            else {
+              // cel-go's joinTypes: the literal's element type is an error from here on.
+              this.error(this.pos(el), `expected type '${format(elem)}' but found '${format(t)}'`);
+              elem = ERROR;
+            }
           }
         }
         return this.record(e, list(elem ?? { k: 'param', name: `_free${this.free++}` }));
@@ -323,14 +336,21 @@ class Checker {
         for (const entry of k.value.entries) {
           if (entry.keyKind.case !== 'mapKey') continue;
           const kt = this.visit(entry.keyKind.value);
-          const vt = this.visit(entry.value!);
-          if (kt.k !== 'error') {
+          let vt = this.visit(entry.value!);
+          if (entry.optionalEntry && vt.k !== 'error') vt = this.unwrapOptionalEntry(entry.value!, vt);
+          if (kt.k !== 'error' && key?.k !== 'error') {
             if (!key || isDynLike(key)) key = kt;
-            else if (!isDynLike(kt) && !assignable(key, kt, new Map())) this.error(this.pos(entry.keyKind.value), `expected type '${format(key)}' but found '${format(kt)}'`);
+            else if (!isDynLike(kt) && !assignable(key, kt, new Map())) {
+              this.error(this.pos(entry.keyKind.value), `expected type '${format(key)}' but found '${format(kt)}'`);
+              key = ERROR;
+            }
           }
-          if (vt.k !== 'error') {
+          if (vt.k !== 'error' && val?.k !== 'error') {
             if (!val || isDynLike(val)) val = vt;
-            else if (!isDynLike(vt) && !assignable(val, vt, new Map())) this.error(this.pos(entry.value!), `expected type '${format(val)}' but found '${format(vt)}'`);
+            else if (!isDynLike(vt) && !assignable(val, vt, new Map())) {
+              this.error(this.pos(entry.value!), `expected type '${format(val)}' but found '${format(vt)}'`);
+              val = ERROR;
+            }
           }
         }
         return this.record(e, map(key ?? { k: 'param', name: `_free${this.free++}` }, val ?? { k: 'param', name: `_free${this.free++}` }));
@@ -340,6 +360,13 @@ class Checker {
       default:
         return this.record(e, DYN);
     }
+  }
+
+  /** `[?x]` and `{?k: x}` take an optional x and hold its value. */
+  private unwrapOptionalEntry(e: Expr, t: CelT): CelT {
+    if (isOptional(t)) return t.params[0]!;
+    if (!isDynLike(t)) this.error(this.pos(e), `expected type '${format(optional(t))}' but found '${format(t)}'`);
+    return t;
   }
 
   private constant(kind: string | undefined): CelT {
@@ -374,11 +401,20 @@ class Checker {
     return undefined;
   }
 
-  private select(e: Expr, operand: Expr, field: string, testOnly: boolean): CelT {
-    const qualified = testOnly ? undefined : this.qualifiedName(e);
-    if (qualified && TYPE_NAMES[qualified]) return typeOf(TYPE_NAMES[qualified]);
-    const t = this.visit(operand);
-    if (t.k === 'error') return ERROR;
+  /**
+   * `a.f`, `has(a.f)` and `a.?f`: the field's type, optional when the operand is optional or
+   * the selection is (cel-go's checkSelectField).
+   */
+  private select(e: Expr, operand: Expr, field: string, testOnly: boolean, optionalSelect = false): CelT {
+    const qualified = testOnly || optionalSelect ? undefined : this.qualifiedName(e);
+    if (qualified && TYPE_NAMES[qualified]) {
+      this.typeNames.set(e.id, qualified);
+      return typeOf(TYPE_NAMES[qualified]);
+    }
+    const operandType = this.visit(operand);
+    if (operandType.k === 'error') return ERROR;
+    const isOpt = isOptional(operandType);
+    const t = isOpt ? operandType.params[0]! : operandType;
     let result: CelT;
     switch (t.k) {
       case 'object': {
@@ -393,17 +429,30 @@ class Checker {
         break;
       case 'dyn':
       case 'param':
+      case 'error':
         result = DYN;
         break;
       default:
-        return this.error(testOnly ? this.macroOffset(e) : this.pos(e), `type '${format(t)}' does not support field selection`);
+        // cel-go goes on with dyn, so errors further out are reported too.
+        this.error(testOnly ? this.macroOffset(e) : this.pos(e), `type '${format(t)}' does not support field selection`);
+        result = DYN;
     }
-    return testOnly ? BOOL : result;
+    if (testOnly) return BOOL;
+    return isOpt || optionalSelect ? optional(result) : result;
   }
 
   private call(e: Expr): CelT {
     const call = e.exprKind.case === 'callExpr' ? e.exprKind.value : undefined;
     if (!call) return DYN;
+    if (call.function === '_?._' && call.args.length === 2) {
+      const field = call.args[1]!.exprKind;
+      const name = field.case === 'constExpr' && field.value.constantKind.case === 'stringValue' ? field.value.constantKind.value : '';
+      this.types.set(call.args[1]!.id, STRING);
+      const t = this.select(e, call.args[0]!, name, false, true);
+      this.functionNames.set(e.id, '_?._');
+      this.overloads.set(e.id, byName.get('_?._') ?? []);
+      return t;
+    }
     let name = call.function;
     let target = call.target;
     let member = !!target;
@@ -420,9 +469,9 @@ class Checker {
     if (target) argTypes.push(this.visit(target));
     for (const a of call.args) argTypes.push(this.visit(a));
     this.functionNames.set(e.id, name);
+    if (!byName.has(name)) return this.error(this.callOffset(e), `undeclared reference to '${name}' (in container '')`);
     if (argTypes.some((t) => t.k === 'error')) return ERROR;
     const candidates = (byName.get(name) ?? []).filter((o) => o.member === member && o.args.length === argTypes.length);
-    if (!byName.has(name)) return this.error(this.callOffset(e), `undeclared reference to '${name}' (in container '')`);
     const matched: { o: Overload; result: CelT }[] = [];
     for (const o of candidates) {
       const subs: Subs = new Map();
@@ -530,15 +579,16 @@ export function formatIssues(src: string, errors: Located[]): string {
   return out.join('\n');
 }
 
-export function checkExpr(parsed: ParsedExpr & { expr: Expr }, src: string, vars: Record<string, CelT>): Checked {
-  const c = new Checker(src, (parsed.sourceInfo?.positions ?? {}) as Record<string, number>, vars);
-  const type = closed(c.check(parsed.expr));
-  if (!c.errors.length) c.validateLiterals(parsed.expr);
+export function checkExpr(expr: Expr, positions: Map<bigint, number>, src: string, vars: Record<string, CelT>): Checked {
+  const c = new Checker(src, positions, vars);
+  const type = closed(c.check(expr));
+  if (!c.errors.length) c.validateLiterals(expr);
   return {
     type,
     types: c.types,
     overloads: c.overloads,
     functionNames: c.functionNames,
+    typeNames: c.typeNames,
     usesOldSelf: c.usesOldSelf,
     errors: formatIssues(src, c.errors),
   };
