@@ -79,19 +79,23 @@ function resolve(t: CelT, subs: Subs): CelT {
   }
 }
 
-/** Free type parameters (left by empty literals) become dyn once a type is final. */
-function closed(t: CelT): CelT {
+/**
+ * Free type parameters (left by empty literals) become dyn once a type is final;
+ * `keepUnbound` keeps an overload's unbound parameters (optional.none()'s) for freshen().
+ */
+function closed(t: CelT, keepUnbound = false): CelT {
+  const c = (x: CelT) => closed(x, keepUnbound);
   switch (t.k) {
     case 'param':
-      return DYN;
+      return keepUnbound && !t.name.startsWith('_free') ? t : DYN;
     case 'list':
-      return list(closed(t.elem));
+      return list(c(t.elem));
     case 'map':
-      return map(closed(t.key), closed(t.val));
+      return map(c(t.key), c(t.val));
     case 'opaque':
-      return t.params.length ? { k: 'opaque', name: t.name, params: t.params.map(closed) } : t;
+      return t.params.length ? { k: 'opaque', name: t.name, params: t.params.map(c) } : t;
     case 'type':
-      return typeOf(closed(t.of));
+      return typeOf(c(t.of));
     default:
       return t;
   }
@@ -142,6 +146,26 @@ function assignable(target: CelT, actual: CelT, subs: Subs): boolean {
       return assignable(target.of, (actual as typeof target).of, subs);
     default:
       return true;
+  }
+}
+
+/** The same type, type variables of empty literals matching anything. */
+function equivalent(a: CelT, b: CelT): boolean {
+  if ((a.k === 'param' && a.name.startsWith('_free')) || (b.k === 'param' && b.name.startsWith('_free'))) return true;
+  if (a.k !== b.k) return false;
+  switch (a.k) {
+    case 'list':
+      return equivalent(a.elem, (b as typeof a).elem);
+    case 'map':
+      return equivalent(a.key, (b as typeof a).key) && equivalent(a.val, (b as typeof a).val);
+    case 'opaque': {
+      const o = b as typeof a;
+      return a.name === o.name && a.params.length === o.params.length && a.params.every((p, i) => equivalent(p, o.params[i]!));
+    }
+    case 'type':
+      return equivalent(a.of, (b as typeof a).of);
+    default:
+      return format(a) === format(b);
   }
 }
 
@@ -234,12 +258,52 @@ class Checker {
     return paren >= 0 ? paren : this.pos(e);
   }
 
+  /** The checked type of an entry of a literal, without the optional of `?x`. */
+  private entryType(e: Expr, optionalEntry: boolean): CelT {
+    const t = this.types.get(e.id) ?? DYN;
+    return optionalEntry && isOptional(t) ? t.params[0]! : t;
+  }
+
+  /** cel-go's homogeneous-literal validator: every element of the same type as the first. */
+  private validateHomogeneous(e: Expr): void {
+    const k = e.exprKind;
+    if (k.case === 'listExpr' && !this.mixedAllowed.has(e.id)) {
+      const optionalAt = new Set(k.value.optionalIndices);
+      let first: CelT | undefined;
+      for (const [i, el] of k.value.elements.entries()) {
+        const t = this.entryType(el, optionalAt.has(i));
+        if (!first) first = t;
+        else if (!equivalent(first, t)) {
+          this.error(this.pos(el), `expected type '${format(closed(first))}' but found '${format(closed(t))}'`);
+          break;
+        }
+      }
+    } else if (k.case === 'structExpr' && !k.value.messageName) {
+      let key: CelT | undefined;
+      let val: CelT | undefined;
+      for (const en of k.value.entries) {
+        if (en.keyKind.case !== 'mapKey') continue;
+        const kt = this.entryType(en.keyKind.value, false);
+        const vt = this.entryType(en.value!, en.optionalEntry);
+        if (!key || !val) {
+          key = kt;
+          val = vt;
+          continue;
+        }
+        if (!equivalent(key, kt)) this.error(this.pos(en.keyKind.value), `expected type '${format(closed(key))}' but found '${format(closed(kt))}'`);
+        if (!equivalent(val, vt)) this.error(this.pos(en.value!), `expected type '${format(closed(val))}' but found '${format(closed(vt))}'`);
+      }
+    }
+  }
+
   /**
-   * kube-apiserver's environment validates literal arguments once the types check:
-   * duration('1x'), timestamp('yesterday'), matches('(a').
+   * kube-apiserver's environment validates the checked expression: literals of one type
+   * only, and literal arguments that must parse: duration('1x'), timestamp('yesterday'),
+   * matches('(a').
    */
   validateLiterals(e: Expr): void {
     const k = e.exprKind;
+    this.validateHomogeneous(e);
     if (k.case === 'callExpr') {
       const name = this.functionNames.get(e.id) ?? k.value.function;
       const lit = (i: number) => {
@@ -310,21 +374,19 @@ class Checker {
       case 'callExpr':
         return this.record(e, this.call(e));
       case 'listExpr': {
+        // Mixed element types make the list's type dyn; validateLiterals reports them.
         let elem: CelT | undefined;
+        let mixed = false;
         const optionalAt = new Set(k.value.optionalIndices);
         for (const [i, el] of k.value.elements.entries()) {
           let t = this.visit(el);
           if (t.k === 'error') continue;
           if (optionalAt.has(i)) t = this.unwrapOptionalEntry(el, t);
-          if (elem?.k === 'error') continue;
+          if (mixed) continue;
           if (!elem || isDynLike(elem)) elem = t;
           else if (!isDynLike(t) && !assignable(elem, t, new Map())) {
-            if (this.mixedAllowed.has(e.id)) elem = DYN;
-            else {
-              // cel-go's joinTypes: the literal's element type is an error from here on.
-              this.error(this.pos(el), `expected type '${format(elem)}' but found '${format(t)}'`);
-              elem = ERROR;
-            }
+            elem = DYN;
+            mixed = true;
           }
         }
         return this.record(e, list(elem ?? { k: 'param', name: `_free${this.free++}` }));
@@ -333,23 +395,25 @@ class Checker {
         if (k.value.messageName) return this.record(e, this.error(this.pos(e), `undeclared reference to '${k.value.messageName}' (in container '')`));
         let key: CelT | undefined;
         let val: CelT | undefined;
+        let mixedKeys = false;
+        let mixedValues = false;
         for (const entry of k.value.entries) {
           if (entry.keyKind.case !== 'mapKey') continue;
           const kt = this.visit(entry.keyKind.value);
           let vt = this.visit(entry.value!);
           if (entry.optionalEntry && vt.k !== 'error') vt = this.unwrapOptionalEntry(entry.value!, vt);
-          if (kt.k !== 'error' && key?.k !== 'error') {
+          if (kt.k !== 'error' && !mixedKeys) {
             if (!key || isDynLike(key)) key = kt;
             else if (!isDynLike(kt) && !assignable(key, kt, new Map())) {
-              this.error(this.pos(entry.keyKind.value), `expected type '${format(key)}' but found '${format(kt)}'`);
-              key = ERROR;
+              key = DYN;
+              mixedKeys = true;
             }
           }
-          if (vt.k !== 'error' && val?.k !== 'error') {
+          if (vt.k !== 'error' && !mixedValues) {
             if (!val || isDynLike(val)) val = vt;
             else if (!isDynLike(vt) && !assignable(val, vt, new Map())) {
-              this.error(this.pos(entry.value!), `expected type '${format(val)}' but found '${format(vt)}'`);
-              val = ERROR;
+              val = DYN;
+              mixedValues = true;
             }
           }
         }
@@ -360,6 +424,30 @@ class Checker {
       default:
         return this.record(e, DYN);
     }
+  }
+
+  /** An overload's parameters no argument bound become type variables of their own. */
+  private freshen(t: CelT): CelT {
+    const names = new Map<string, CelT>();
+    const f = (x: CelT): CelT => {
+      switch (x.k) {
+        case 'param':
+          if (x.name.startsWith('_free')) return x;
+          if (!names.has(x.name)) names.set(x.name, { k: 'param', name: `_free${this.free++}` });
+          return names.get(x.name)!;
+        case 'list':
+          return list(f(x.elem));
+        case 'map':
+          return map(f(x.key), f(x.val));
+        case 'opaque':
+          return x.params.length ? { k: 'opaque', name: x.name, params: x.params.map(f) } : x;
+        case 'type':
+          return typeOf(f(x.of));
+        default:
+          return x;
+      }
+    };
+    return f(t);
   }
 
   /** `[?x]` and `{?k: x}` take an optional x and hold its value. */
@@ -475,7 +563,7 @@ class Checker {
     const matched: { o: Overload; result: CelT }[] = [];
     for (const o of candidates) {
       const subs: Subs = new Map();
-      if (o.args.every((p, i) => assignable(p, argTypes[i]!, subs))) matched.push({ o, result: closed(resolve(o.result, subs)) });
+      if (o.args.every((p, i) => assignable(p, argTypes[i]!, subs))) matched.push({ o, result: this.freshen(closed(resolve(o.result, subs), true)) });
     }
     if (!matched.length) {
       const sig = member

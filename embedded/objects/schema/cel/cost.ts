@@ -214,8 +214,30 @@ class Coster {
     }
   }
 
+  /** cel.bind(v, init, result), as optMap and sortBy expand: no loop, the result's sizes. */
+  private isBind(c: Extract<Expr['exprKind'], { case: 'comprehensionExpr' }>['value']): boolean {
+    const r = c.iterRange!.exprKind;
+    const cond = c.loopCondition!.exprKind;
+    return r.case === 'listExpr' && r.value.elements.length === 0 && cond.case === 'constExpr' && cond.value.constantKind.case === 'boolValue' && !cond.value.constantKind.value && c.accuVar !== '@result';
+  }
+
+  private bind(e: Expr, c: Extract<Expr['exprKind'], { case: 'comprehensionExpr' }>['value']): Range {
+    let sum = add(this.cost(c.iterRange!), this.cost(c.accuInit!));
+    this.push(c.accuVar, { path: this.path(c.accuInit!), size: this.size(c.accuInit!), entry: this.entry(c.accuInit!) });
+    sum = add(sum, this.cost(c.result!));
+    this.pop(c.accuVar);
+    const s = this.size(c.result!);
+    if (s) this.sizes.set(e.id, s);
+    const en = this.entry(c.result!);
+    if (en) this.entries.set(e.id, en);
+    const p = this.path(c.result!);
+    if (p) this.paths.set(e.id, p);
+    return sum;
+  }
+
   private comprehension(e: Expr): Range {
     const c = (e.exprKind as Extract<Expr['exprKind'], { case: 'comprehensionExpr' }>).value;
+    if (this.isBind(c)) return this.bind(e, c);
     const range = c.iterRange!;
     let sum = add(this.cost(range), this.cost(c.accuInit!));
     this.push(c.accuVar, { path: this.path(c.accuInit!), size: this.size(c.accuInit!), entry: this.entry(c.accuInit!) });

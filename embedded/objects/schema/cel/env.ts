@@ -26,11 +26,10 @@ const cachedRe2 = {
   },
 };
 
-export const ENV: CelEnv = celEnv({
-  registry: OPAQUE_REGISTRY,
-  funcs: [...strings, ...runtimeFuncs(KUBERNETES_OVERLOADS), ...EQUALITY_FUNCS, ...OPTIONAL_RUNTIME, ...COMPREHENSION_RUNTIME, TICK_FUNC],
-  re2: cachedRe2,
-});
+/** Every function a lowered rule can call, over the evaluator's standard library. */
+export const ENV_FUNCS = [...strings, ...runtimeFuncs(KUBERNETES_OVERLOADS), ...EQUALITY_FUNCS, ...OPTIONAL_RUNTIME, ...COMPREHENSION_RUNTIME, TICK_FUNC];
+
+export const ENV: CelEnv = celEnv({ registry: OPAQUE_REGISTRY, funcs: ENV_FUNCS, re2: cachedRe2 });
 
 /** ENV with every call reported to the running evaluation's cost meter. */
 export const METERED_ENV: CelEnv = meteredEnv(ENV);

@@ -51,7 +51,7 @@ function charge(id: number, target: unknown, args: unknown[], result: CelResult)
   const node = m.plan.get(id);
   if (!node) return result;
   let cost = node.fixed;
-  if (node.dynamic === 'call' && !isCelError(result)) {
+  if (node.dynamic === 'call') {
     cost += callCost(node.name ?? '', node.member ?? false, target === undefined ? args : [target, ...args], result);
   } else if (node.dynamic === 'presence' && opaqueKind(result) === 'optional_type' && payloadOf<OptionalPayload>(result).present) {
     cost += 1;

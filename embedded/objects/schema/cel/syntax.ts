@@ -31,7 +31,7 @@ export type ParseResult = { ok: true; parsed: ParsedRule } | { ok: false; errors
 export const ACCUMULATOR = '@result';
 
 interface Token {
-  kind: 'ident' | 'literal' | 'punct';
+  kind: 'ident' | 'literal' | 'punct' | 'comment';
   text: string;
   start: number;
 }
@@ -51,7 +51,9 @@ export function tokenize(src: string): Token[] | undefined {
     }
     if (src.startsWith('//', i)) {
       const nl = src.indexOf('\n', i);
-      i = nl < 0 ? src.length : nl + 1;
+      const end = nl < 0 ? src.length : nl;
+      out.push({ kind: 'comment', text: src.slice(i, end), start: i });
+      i = end;
       continue;
     }
     const str = /^([rRbB]{0,2})('''|"""|'|")/.exec(src.slice(i, i + 5));
@@ -121,7 +123,8 @@ interface Marks {
   optionalHas: Map<number, number>;
 }
 
-function findOptionals(tokens: Token[]): Marks {
+function findOptionals(all: Token[]): Marks {
+  const tokens = all.filter((t) => t.kind !== 'comment');
   const marks: Marks = { removed: [], optSelect: new Set(), optIndex: new Set(), optEntries: new Map(), optionalHas: new Map() };
   const stack: { kind: 'list' | 'map' | 'has' | 'other'; at: number; entry: number }[] = [];
   const optionalEntryAt = (i: number, owner: { at: number; entry: number }) => {
@@ -192,6 +195,13 @@ function findOptionals(tokens: Token[]): Marks {
   }
   marks.removed.sort((a, b) => a - b);
   return marks;
+}
+
+/** Comments as blanks: the parser refuses one that ends the text without a newline. */
+function blankComments(src: string, tokens: Token[] | undefined): string {
+  let out = src;
+  for (const t of tokens ?? []) if (t.kind === 'comment') out = out.slice(0, t.start) + ' '.repeat(t.text.length) + out.slice(t.start + t.text.length);
+  return out;
 }
 
 function removeChars(src: string, offsets: number[]): string {
@@ -558,7 +568,7 @@ function maxId(e: Expr): bigint {
 export function parseRule(src: string): ParseResult {
   const tokens = tokenize(src);
   const marks = tokens ? findOptionals(tokens) : { removed: [], optSelect: new Set<number>(), optIndex: new Set<number>(), optEntries: new Map<number, number[]>(), optionalHas: new Map<number, number>() };
-  const rewritten = removeChars(src, marks.removed);
+  const rewritten = removeChars(blankComments(src, tokens), marks.removed);
   const toOriginal = originalOffset(marks.removed);
   let parsed;
   try {

@@ -43,7 +43,7 @@ function unwrap(l: CelList): CelList {
 export const OPTIONAL_OVERLOADS: Overload[] = [
   fn('optional_of', 'optional.of', [A], optional(A), optionalOf as never),
   fn('optional_ofNonZeroValue', 'optional.ofNonZeroValue', [A], optional(A), ((v: unknown) => (isZero(v) ? optionalNone() : optionalOf(v))) as never),
-  fn('optional_none', 'optional.none', [], optional(DYN), optionalNone as never),
+  fn('optional_none', 'optional.none', [], optional(V), optionalNone as never),
   method('optional_hasValue', 'hasValue', optional(A), [], BOOL, ((o: unknown) => payloadOf<OptionalPayload>(o).present) as never),
   method('optional_value', 'value', optional(A), [], A, value as never),
   // Evaluated lazily (lower.ts): the argument only when the optional has no value.
