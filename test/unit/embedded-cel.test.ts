@@ -19,7 +19,7 @@ function run(rule: string, schema: JSONSchemaProps, self: unknown): unknown {
   const decl = schemaDecl(schema)!;
   const c = compileRule({ rule }, decl, schema);
   assert.equal(c.error, undefined, `${rule}: ${c.error}`);
-  const r = c.program!({ self: toCel(self, decl) });
+  const r = c.program!({ self: toCel(self, decl) }).result;
   return isCelError(r) ? `error: ${r.message}` : r;
 }
 

@@ -86,7 +86,7 @@ test('CEL: rules are typed by the schema and evaluated by the CEL library', () =
   const ev = (rule: string, self: unknown) => {
     const c = compileRule({ rule }, decl, schema);
     assert.equal(c.error, undefined, `${rule} compiles`);
-    return c.program!({ self: toCel(self, decl) });
+    return c.program!({ self: toCel(self, decl) }).result;
   };
   assert.equal(ev('(has(self.a) ? 1 : 0) + (has(self.b) ? 1 : 0) == 1', { a: 1 }), true);
   assert.equal(ev('self.items.all(i, self.items.exists_one(j, j.n == i.n))', { items: [{ n: 1 }, { n: 1 }] }), false);

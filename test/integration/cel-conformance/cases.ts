@@ -1,12 +1,13 @@
 // What the CEL conformance test applies to both servers: CRDs (ours with rules over every CEL
-// library, CRDs that must be refused for their rules or their cost, and real CRDs from the
-// Gateway API project) and, for each CRD that is accepted, objects to create or update. The
+// library, CRDs that must be refused for their rules or their cost, the rest of the language
+// and the runtime cost limits in language-cases.ts, and real CRDs from the Gateway API project) and, for each CRD that is accepted, objects to create or update. The
 // expected decision is checked against kube-apiserver too, so a case that stops testing what it
 // says fails.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { languageCases } from './language-cases.ts';
 import { GROUP, rulesCrd, validSpec } from './rules-crd.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -398,5 +399,6 @@ export const crdCases: CrdCase[] = [
     ],
   },
   ...refusedCrds,
+  ...languageCases,
   ...gatewayApi,
 ];

@@ -7,13 +7,14 @@
 //    | ....^
 // It also records each node's type and each call's overloads, which the cost estimator needs.
 // @bufbuild/cel evaluates; it has no checker of its own yet.
-import type { Expr, ParsedExpr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
+import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { RE2JS } from '@bufbuild/re2';
 import { ALL_OVERLOADS, type Overload } from './library/index.ts';
 import { parseGoDuration, timestampValue } from './values.ts';
 import {
-  BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, list, map, typeOf, type CelT,
+  BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL, STRING, TIMESTAMP, UINT, format, isOptional, list, map, optional, typeOf, type CelT,
 } from './types.ts';
+import type { Located } from './syntax.ts';
 
 export interface Checked {
   /** Type of the whole expression. */
@@ -23,6 +24,8 @@ export interface Checked {
   overloads: Map<bigint, Overload[]>;
   /** Qualified names that calls resolved to (`format.dns1123Label`), by call id. */
   functionNames: Map<bigint, string>;
+  /** Identifiers and dotted names that name a type (`int`, `google.protobuf.Timestamp`): constants. */
+  typeNames: Map<bigint, string>;
   usesOldSelf: boolean;
   /** cel-go's issues text, empty when the expression checks. */
   errors: string;
@@ -52,6 +55,7 @@ const TYPE_NAMES: Record<string, CelT> = {
   'kubernetes.Quantity': { k: 'opaque', name: 'kubernetes.Quantity', params: [] },
   'net.IP': { k: 'opaque', name: 'net.IP', params: [] },
   'net.CIDR': { k: 'opaque', name: 'net.CIDR', params: [] },
+  'kubernetes.Semver': { k: 'opaque', name: 'kubernetes.Semver', params: [] },
 };
 
 type Subs = Map<string, CelT>;
@@ -75,19 +79,23 @@ function resolve(t: CelT, subs: Subs): CelT {
   }
 }
 
-/** Free type parameters (left by empty literals) become dyn once a type is final. */
-function closed(t: CelT): CelT {
+/**
+ * Free type parameters (left by empty literals) become dyn once a type is final;
+ * `keepUnbound` keeps an overload's unbound parameters (optional.none()'s) for freshen().
+ */
+function closed(t: CelT, keepUnbound = false): CelT {
+  const c = (x: CelT) => closed(x, keepUnbound);
   switch (t.k) {
     case 'param':
-      return DYN;
+      return keepUnbound && !t.name.startsWith('_free') ? t : DYN;
     case 'list':
-      return list(closed(t.elem));
+      return list(c(t.elem));
     case 'map':
-      return map(closed(t.key), closed(t.val));
+      return map(c(t.key), c(t.val));
     case 'opaque':
-      return t.params.length ? { k: 'opaque', name: t.name, params: t.params.map(closed) } : t;
+      return t.params.length ? { k: 'opaque', name: t.name, params: t.params.map(c) } : t;
     case 'type':
-      return typeOf(closed(t.of));
+      return typeOf(c(t.of));
     default:
       return t;
   }
@@ -102,6 +110,11 @@ function assignable(target: CelT, actual: CelT, subs: Subs): boolean {
   if (target.k === 'param' && !target.name.startsWith('_free')) {
     const bound = subs.get(target.name);
     if (bound) {
+      // A type variable left by an empty literal takes the first concrete type it meets.
+      if (bound.k === 'param' && bound.name.startsWith('_free') && !isDynLike(actual)) {
+        subs.set(target.name, actual);
+        return true;
+      }
       if (assignable(bound, actual, subs)) return true;
       // A parameter first bound to dyn-ish (or null) widens to the more specific type.
       if (isDynLike(bound) || bound.k === 'null_type') {
@@ -130,9 +143,29 @@ function assignable(target: CelT, actual: CelT, subs: Subs): boolean {
       return target.name === a.name && target.params.length === a.params.length && target.params.every((p, i) => assignable(p, a.params[i]!, subs));
     }
     case 'type':
-      return true;
+      return assignable(target.of, (actual as typeof target).of, subs);
     default:
       return true;
+  }
+}
+
+/** The same type, type variables of empty literals matching anything. */
+function equivalent(a: CelT, b: CelT): boolean {
+  if ((a.k === 'param' && a.name.startsWith('_free')) || (b.k === 'param' && b.name.startsWith('_free'))) return true;
+  if (a.k !== b.k) return false;
+  switch (a.k) {
+    case 'list':
+      return equivalent(a.elem, (b as typeof a).elem);
+    case 'map':
+      return equivalent(a.key, (b as typeof a).key) && equivalent(a.val, (b as typeof a).val);
+    case 'opaque': {
+      const o = b as typeof a;
+      return a.name === o.name && a.params.length === o.params.length && a.params.every((p, i) => equivalent(p, o.params[i]!));
+    }
+    case 'type':
+      return equivalent(a.of, (b as typeof a).of);
+    default:
+      return format(a) === format(b);
   }
 }
 
@@ -145,15 +178,11 @@ function sameShape(a: { fields: Map<string, CelT> }, b: { fields: Map<string, Ce
   return true;
 }
 
-interface Located {
-  offset: number;
-  message: string;
-}
-
 class Checker {
   types = new Map<bigint, CelT>();
   overloads = new Map<bigint, Overload[]>();
   functionNames = new Map<bigint, string>();
+  typeNames = new Map<bigint, string>();
   errors: Located[] = [];
   usesOldSelf = false;
   private scopes: Map<string, CelT>[] = [];
@@ -163,10 +192,10 @@ class Checker {
   private free = 0;
 
   private readonly src: string;
-  private readonly positions: Record<string, number>;
+  private readonly positions: Map<bigint, number>;
   private readonly vars: Record<string, CelT>;
 
-  constructor(src: string, positions: Record<string, number>, vars: Record<string, CelT>) {
+  constructor(src: string, positions: Map<bigint, number>, vars: Record<string, CelT>) {
     this.src = src;
     this.positions = positions;
     this.vars = vars;
@@ -179,7 +208,7 @@ class Checker {
   }
 
   private pos(e: Expr): number {
-    return this.positions[String(e.id)] ?? 0;
+    return this.positions.get(e.id) ?? 0;
   }
 
   /** Where an expression's text begins (its leftmost descendant). */
@@ -202,9 +231,9 @@ class Checker {
     const call = e.exprKind.case === 'callExpr' ? e.exprKind.value : undefined;
     if (!call) return this.pos(e);
     const fnName = call.function;
+    if (fnName === '_[_]' || fnName === '_[?_]') return this.pos(e);
     const binary = /^_(.+)_$/.exec(fnName);
     if (call.args.length === 2 && !call.target && (binary || fnName === '@in')) {
-      if (fnName === '_[_]') return this.pos(e);
       // Back from the right operand over blanks to the operator's first character.
       let i = this.start(call.args[1]!) - 1;
       while (i > 0 && /\s/.test(this.src[i]!)) i--;
@@ -229,12 +258,52 @@ class Checker {
     return paren >= 0 ? paren : this.pos(e);
   }
 
+  /** The checked type of an entry of a literal, without the optional of `?x`. */
+  private entryType(e: Expr, optionalEntry: boolean): CelT {
+    const t = this.types.get(e.id) ?? DYN;
+    return optionalEntry && isOptional(t) ? t.params[0]! : t;
+  }
+
+  /** cel-go's homogeneous-literal validator: every element of the same type as the first. */
+  private validateHomogeneous(e: Expr): void {
+    const k = e.exprKind;
+    if (k.case === 'listExpr' && !this.mixedAllowed.has(e.id)) {
+      const optionalAt = new Set(k.value.optionalIndices);
+      let first: CelT | undefined;
+      for (const [i, el] of k.value.elements.entries()) {
+        const t = this.entryType(el, optionalAt.has(i));
+        if (!first) first = t;
+        else if (!equivalent(first, t)) {
+          this.error(this.pos(el), `expected type '${format(closed(first))}' but found '${format(closed(t))}'`);
+          break;
+        }
+      }
+    } else if (k.case === 'structExpr' && !k.value.messageName) {
+      let key: CelT | undefined;
+      let val: CelT | undefined;
+      for (const en of k.value.entries) {
+        if (en.keyKind.case !== 'mapKey') continue;
+        const kt = this.entryType(en.keyKind.value, false);
+        const vt = this.entryType(en.value!, en.optionalEntry);
+        if (!key || !val) {
+          key = kt;
+          val = vt;
+          continue;
+        }
+        if (!equivalent(key, kt)) this.error(this.pos(en.keyKind.value), `expected type '${format(closed(key))}' but found '${format(closed(kt))}'`);
+        if (!equivalent(val, vt)) this.error(this.pos(en.value!), `expected type '${format(closed(val))}' but found '${format(closed(vt))}'`);
+      }
+    }
+  }
+
   /**
-   * kube-apiserver's environment validates literal arguments once the types check:
-   * duration('1x'), timestamp('yesterday'), matches('(a').
+   * kube-apiserver's environment validates the checked expression: literals of one type
+   * only, and literal arguments that must parse: duration('1x'), timestamp('yesterday'),
+   * matches('(a').
    */
   validateLiterals(e: Expr): void {
     const k = e.exprKind;
+    this.validateHomogeneous(e);
     if (k.case === 'callExpr') {
       const name = this.functionNames.get(e.id) ?? k.value.function;
       const lit = (i: number) => {
@@ -295,6 +364,7 @@ class Checker {
         const t = this.lookup(k.value.name);
         if (t) return this.record(e, t);
         const typeName = TYPE_NAMES[k.value.name];
+        if (typeName || k.value.name === 'type') this.typeNames.set(e.id, k.value.name);
         if (typeName) return this.record(e, typeOf(typeName));
         if (k.value.name === 'type') return this.record(e, typeOf(typeOf(DYN)));
         return this.record(e, this.error(this.pos(e), `undeclared reference to '${k.value.name}' (in container '')`));
@@ -304,14 +374,19 @@ class Checker {
       case 'callExpr':
         return this.record(e, this.call(e));
       case 'listExpr': {
+        // Mixed element types make the list's type dyn; validateLiterals reports them.
         let elem: CelT | undefined;
-        for (const el of k.value.elements) {
-          const t = this.visit(el);
+        let mixed = false;
+        const optionalAt = new Set(k.value.optionalIndices);
+        for (const [i, el] of k.value.elements.entries()) {
+          let t = this.visit(el);
           if (t.k === 'error') continue;
+          if (optionalAt.has(i)) t = this.unwrapOptionalEntry(el, t);
+          if (mixed) continue;
           if (!elem || isDynLike(elem)) elem = t;
           else if (!isDynLike(t) && !assignable(elem, t, new Map())) {
-            if (this.mixedAllowed.has(e.id)) elem = DYN;
-            else this.error(this.pos(el), `expected type '${format(elem)}' but found '${format(t)}'`);
+            elem = DYN;
+            mixed = true;
           }
         }
         return this.record(e, list(elem ?? { k: 'param', name: `_free${this.free++}` }));
@@ -320,17 +395,26 @@ class Checker {
         if (k.value.messageName) return this.record(e, this.error(this.pos(e), `undeclared reference to '${k.value.messageName}' (in container '')`));
         let key: CelT | undefined;
         let val: CelT | undefined;
+        let mixedKeys = false;
+        let mixedValues = false;
         for (const entry of k.value.entries) {
           if (entry.keyKind.case !== 'mapKey') continue;
           const kt = this.visit(entry.keyKind.value);
-          const vt = this.visit(entry.value!);
-          if (kt.k !== 'error') {
+          let vt = this.visit(entry.value!);
+          if (entry.optionalEntry && vt.k !== 'error') vt = this.unwrapOptionalEntry(entry.value!, vt);
+          if (kt.k !== 'error' && !mixedKeys) {
             if (!key || isDynLike(key)) key = kt;
-            else if (!isDynLike(kt) && !assignable(key, kt, new Map())) this.error(this.pos(entry.keyKind.value), `expected type '${format(key)}' but found '${format(kt)}'`);
+            else if (!isDynLike(kt) && !assignable(key, kt, new Map())) {
+              key = DYN;
+              mixedKeys = true;
+            }
           }
-          if (vt.k !== 'error') {
+          if (vt.k !== 'error' && !mixedValues) {
             if (!val || isDynLike(val)) val = vt;
-            else if (!isDynLike(vt) && !assignable(val, vt, new Map())) this.error(this.pos(entry.value!), `expected type '${format(val)}' but found '${format(vt)}'`);
+            else if (!isDynLike(vt) && !assignable(val, vt, new Map())) {
+              val = DYN;
+              mixedValues = true;
+            }
           }
         }
         return this.record(e, map(key ?? { k: 'param', name: `_free${this.free++}` }, val ?? { k: 'param', name: `_free${this.free++}` }));
@@ -340,6 +424,37 @@ class Checker {
       default:
         return this.record(e, DYN);
     }
+  }
+
+  /** An overload's parameters no argument bound become type variables of their own. */
+  private freshen(t: CelT): CelT {
+    const names = new Map<string, CelT>();
+    const f = (x: CelT): CelT => {
+      switch (x.k) {
+        case 'param':
+          if (x.name.startsWith('_free')) return x;
+          if (!names.has(x.name)) names.set(x.name, { k: 'param', name: `_free${this.free++}` });
+          return names.get(x.name)!;
+        case 'list':
+          return list(f(x.elem));
+        case 'map':
+          return map(f(x.key), f(x.val));
+        case 'opaque':
+          return x.params.length ? { k: 'opaque', name: x.name, params: x.params.map(f) } : x;
+        case 'type':
+          return typeOf(f(x.of));
+        default:
+          return x;
+      }
+    };
+    return f(t);
+  }
+
+  /** `[?x]` and `{?k: x}` take an optional x and hold its value. */
+  private unwrapOptionalEntry(e: Expr, t: CelT): CelT {
+    if (isOptional(t)) return t.params[0]!;
+    if (!isDynLike(t)) this.error(this.pos(e), `expected type '${format(optional(t))}' but found '${format(t)}'`);
+    return t;
   }
 
   private constant(kind: string | undefined): CelT {
@@ -374,11 +489,20 @@ class Checker {
     return undefined;
   }
 
-  private select(e: Expr, operand: Expr, field: string, testOnly: boolean): CelT {
-    const qualified = testOnly ? undefined : this.qualifiedName(e);
-    if (qualified && TYPE_NAMES[qualified]) return typeOf(TYPE_NAMES[qualified]);
-    const t = this.visit(operand);
-    if (t.k === 'error') return ERROR;
+  /**
+   * `a.f`, `has(a.f)` and `a.?f`: the field's type, optional when the operand is optional or
+   * the selection is (cel-go's checkSelectField).
+   */
+  private select(e: Expr, operand: Expr, field: string, testOnly: boolean, optionalSelect = false): CelT {
+    const qualified = testOnly || optionalSelect ? undefined : this.qualifiedName(e);
+    if (qualified && TYPE_NAMES[qualified]) {
+      this.typeNames.set(e.id, qualified);
+      return typeOf(TYPE_NAMES[qualified]);
+    }
+    const operandType = this.visit(operand);
+    if (operandType.k === 'error') return ERROR;
+    const isOpt = isOptional(operandType);
+    const t = isOpt ? operandType.params[0]! : operandType;
     let result: CelT;
     switch (t.k) {
       case 'object': {
@@ -393,17 +517,30 @@ class Checker {
         break;
       case 'dyn':
       case 'param':
+      case 'error':
         result = DYN;
         break;
       default:
-        return this.error(testOnly ? this.macroOffset(e) : this.pos(e), `type '${format(t)}' does not support field selection`);
+        // cel-go goes on with dyn, so errors further out are reported too.
+        this.error(testOnly ? this.macroOffset(e) : this.pos(e), `type '${format(t)}' does not support field selection`);
+        result = DYN;
     }
-    return testOnly ? BOOL : result;
+    if (testOnly) return BOOL;
+    return isOpt || optionalSelect ? optional(result) : result;
   }
 
   private call(e: Expr): CelT {
     const call = e.exprKind.case === 'callExpr' ? e.exprKind.value : undefined;
     if (!call) return DYN;
+    if (call.function === '_?._' && call.args.length === 2) {
+      const field = call.args[1]!.exprKind;
+      const name = field.case === 'constExpr' && field.value.constantKind.case === 'stringValue' ? field.value.constantKind.value : '';
+      this.types.set(call.args[1]!.id, STRING);
+      const t = this.select(e, call.args[0]!, name, false, true);
+      this.functionNames.set(e.id, '_?._');
+      this.overloads.set(e.id, byName.get('_?._') ?? []);
+      return t;
+    }
     let name = call.function;
     let target = call.target;
     let member = !!target;
@@ -420,13 +557,13 @@ class Checker {
     if (target) argTypes.push(this.visit(target));
     for (const a of call.args) argTypes.push(this.visit(a));
     this.functionNames.set(e.id, name);
+    if (!byName.has(name)) return this.error(this.callOffset(e), `undeclared reference to '${name}' (in container '')`);
     if (argTypes.some((t) => t.k === 'error')) return ERROR;
     const candidates = (byName.get(name) ?? []).filter((o) => o.member === member && o.args.length === argTypes.length);
-    if (!byName.has(name)) return this.error(this.callOffset(e), `undeclared reference to '${name}' (in container '')`);
     const matched: { o: Overload; result: CelT }[] = [];
     for (const o of candidates) {
       const subs: Subs = new Map();
-      if (o.args.every((p, i) => assignable(p, argTypes[i]!, subs))) matched.push({ o, result: closed(resolve(o.result, subs)) });
+      if (o.args.every((p, i) => assignable(p, argTypes[i]!, subs))) matched.push({ o, result: this.freshen(closed(resolve(o.result, subs), true)) });
     }
     if (!matched.length) {
       const sig = member
@@ -530,15 +667,16 @@ export function formatIssues(src: string, errors: Located[]): string {
   return out.join('\n');
 }
 
-export function checkExpr(parsed: ParsedExpr & { expr: Expr }, src: string, vars: Record<string, CelT>): Checked {
-  const c = new Checker(src, (parsed.sourceInfo?.positions ?? {}) as Record<string, number>, vars);
-  const type = closed(c.check(parsed.expr));
-  if (!c.errors.length) c.validateLiterals(parsed.expr);
+export function checkExpr(expr: Expr, positions: Map<bigint, number>, src: string, vars: Record<string, CelT>): Checked {
+  const c = new Checker(src, positions, vars);
+  const type = closed(c.check(expr));
+  if (!c.errors.length) c.validateLiterals(expr);
   return {
     type,
     types: c.types,
     overloads: c.overloads,
     functionNames: c.functionNames,
+    typeNames: c.typeNames,
     usesOldSelf: c.usesOldSelf,
     errors: formatIssues(src, c.errors),
   };

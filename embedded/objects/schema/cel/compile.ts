@@ -2,17 +2,19 @@
 // check against the node's CEL type (`self`, and `oldSelf` plain or optional), require a bool
 // (a string for messageExpression), estimate the worst-case cost, normalize fieldPath. Results
 // are kept per schema node, so each rule is compiled once per CRD version.
-import { parse, plan, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import type { JSONSchemaProps, ValidationRule } from '../../../kinds/types.ts';
 import { checkExpr, constantRegexError, formatIssues } from './check.ts';
 import { estimateCost } from './cost.ts';
 import { MAX_REQUEST_BYTES, schemaDecl, type Decl } from './decl.ts';
-import { ENV } from './env.ts';
+import { METERED_ENV } from './env.ts';
 import { validFieldPath } from './field-path.ts';
+import { lower } from './lower.ts';
+import { meteredProgram, type MeteredProgram } from './meter.ts';
+import { parseRule } from './syntax.ts';
 import { optional, type CelT } from './types.ts';
 
-export type Program = (bindings: Record<string, unknown>) => CelResult;
+export type Program = MeteredProgram;
 
 export interface CompiledRule {
   rule: ValidationRule;
@@ -37,16 +39,6 @@ export interface CompiledNode {
   rules: CompiledRule[];
 }
 
-function parseError(src: string, message: string): string {
-  // @bufbuild/cel reports `<input>:line:col: what`; show it the way cel-go lays errors out.
-  const m = /^<input>:(\d+):(\d+): ([\s\S]*)$/.exec(message);
-  if (!m) return `ERROR: <input>:1:1: Syntax error: ${message}`;
-  const line = Number(m[1]);
-  const col = Number(m[2]);
-  const offset = src.split('\n').slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + col - 1;
-  return formatIssues(src, [{ offset, message: `Syntax error: ${m[3]}` }]);
-}
-
 interface Compiled {
   expr?: Expr;
   program?: Program;
@@ -57,16 +49,14 @@ interface Compiled {
 }
 
 function compileExpr(src: string, vars: Record<string, CelT>): Compiled {
-  let parsed;
-  try {
-    parsed = parse(src);
-  } catch (err) {
-    return { usesOldSelf: false, issues: parseError(src, (err as Error).message) };
-  }
-  const checked = checkExpr(parsed, src, vars);
+  const parsed = parseRule(src);
+  if (!parsed.ok) return { usesOldSelf: false, issues: formatIssues(src, parsed.errors) };
+  const { expr, positions } = parsed.parsed;
+  const checked = checkExpr(expr, positions, src, vars);
   if (checked.errors) return { usesOldSelf: checked.usesOldSelf, issues: checked.errors };
-  const program = plan(ENV, parsed) as unknown as Program;
-  return { expr: parsed.expr, program, type: checked.type, usesOldSelf: checked.usesOldSelf, checked };
+  const lowered = lower(expr, checked);
+  const program = meteredProgram(METERED_ENV, lowered.expr, lowered.costs);
+  return { expr, program, type: checked.type, usesOldSelf: checked.usesOldSelf, checked };
 }
 
 /** kube-apiserver's maxCardinality: how many values of this minimum size a request can hold. */

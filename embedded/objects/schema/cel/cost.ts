@@ -152,6 +152,12 @@ class Coster {
 
   cost(e: Expr): Range {
     const k = e.exprKind;
+    const typeName = this.checked.typeNames.get(e.id);
+    if (typeName) {
+      // cel-go resolves a type's name to one identifier.
+      this.paths.set(e.id, [typeName]);
+      return fixed(1n);
+    }
     switch (k.case) {
       case 'constExpr':
         return fixed(0n);
@@ -208,8 +214,30 @@ class Coster {
     }
   }
 
+  /** cel.bind(v, init, result), as optMap and sortBy expand: no loop, the result's sizes. */
+  private isBind(c: Extract<Expr['exprKind'], { case: 'comprehensionExpr' }>['value']): boolean {
+    const r = c.iterRange!.exprKind;
+    const cond = c.loopCondition!.exprKind;
+    return r.case === 'listExpr' && r.value.elements.length === 0 && cond.case === 'constExpr' && cond.value.constantKind.case === 'boolValue' && !cond.value.constantKind.value && c.accuVar !== '@result';
+  }
+
+  private bind(e: Expr, c: Extract<Expr['exprKind'], { case: 'comprehensionExpr' }>['value']): Range {
+    let sum = add(this.cost(c.iterRange!), this.cost(c.accuInit!));
+    this.push(c.accuVar, { path: this.path(c.accuInit!), size: this.size(c.accuInit!), entry: this.entry(c.accuInit!) });
+    sum = add(sum, this.cost(c.result!));
+    this.pop(c.accuVar);
+    const s = this.size(c.result!);
+    if (s) this.sizes.set(e.id, s);
+    const en = this.entry(c.result!);
+    if (en) this.entries.set(e.id, en);
+    const p = this.path(c.result!);
+    if (p) this.paths.set(e.id, p);
+    return sum;
+  }
+
   private comprehension(e: Expr): Range {
     const c = (e.exprKind as Extract<Expr['exprKind'], { case: 'comprehensionExpr' }>).value;
+    if (this.isBind(c)) return this.bind(e, c);
     const range = c.iterRange!;
     let sum = add(this.cost(range), this.cost(c.accuInit!));
     this.push(c.accuVar, { path: this.path(c.accuInit!), size: this.size(c.accuInit!), entry: this.entry(c.accuInit!) });
@@ -295,6 +323,8 @@ class Coster {
   /** apiserver's estimates for its own library, then cel-go's for the standard one. */
   private functionCost(e: Expr, name: string, id: string, target: Expr | undefined, args: Expr[], argCosts: Range[]): { cost: Range; size?: Range } {
     const argSum = argCosts.reduce((a, b) => add(a, b), fixed(0n));
+    const listsExt = this.listsCost(id, target, args);
+    if (listsExt) return { cost: add(listsExt.cost, argSum), size: listsExt.size };
     const k8s = this.kubernetesCost(name, id, target, args);
     if (k8s) return { cost: add(k8s.cost, argSum), size: k8s.size };
     const t = target ? this.nodeSize(target) : undefined;
@@ -371,6 +401,50 @@ class Coster {
       }
     }
     return { cost: add(fixed(1n), argSum) };
+  }
+
+  /** cel-go's lists extension (version 3) estimates its allocating calls by the list sizes. */
+  private listsCost(id: string, target: Expr | undefined, args: Expr[]): { cost: Range; size?: Range } | undefined {
+    const allocating = (factor: number, size: Range) => ({ cost: add(add(byFactor(size, factor), fixed(1n)), fixed(LIST_CREATE)), size });
+    const intLiteral = (e: Expr | undefined, otherwise: bigint): bigint => {
+      const k = e?.exprKind;
+      if (k?.case !== 'constExpr' || k.value.constantKind.case !== 'int64Value') return otherwise;
+      const v = k.value.constantKind.value;
+      return v < 0n ? 0n : v;
+    };
+    const sortCost = (list: Expr, elemId: string) => {
+      const sz = this.nodeSize(list);
+      return allocating(/^list_(string|bytes)_/.test(elemId) ? 2 + STRING_TRAVERSAL : 2, mul(sz, sz));
+    };
+    switch (id) {
+      case 'list_slice': {
+        if (!target || args.length !== 2) return undefined;
+        const sz = this.nodeSize(target);
+        const n = BigInt.asUintN(64, intLiteral(args[1], sz.max) - intLiteral(args[0], 0n));
+        return allocating(1, fixed(n));
+      }
+      case 'lists_range':
+        return args.length === 1 ? allocating(1, fixed(intLiteral(args[0], MAX_U64))) : undefined;
+      case 'list_reverse':
+        return target ? allocating(1, this.nodeSize(target)) : undefined;
+      case 'list_flatten':
+      case 'list_flatten_int':
+        if (!target || args.length > 1) return undefined;
+        return allocating(args.length ? Number(intLiteral(args[0], MAX_U64)) : 1, this.nodeSize(target));
+      case 'list_distinct': {
+        if (!target) return undefined;
+        const sz = this.nodeSize(target);
+        return allocating(2, mul(sz, sz));
+      }
+    }
+    if (id === 'list_sets_contains_list' || id === 'list_sets_intersects_list' || id === 'list_sets_equivalent_list') {
+      if (args.length !== 2) return undefined;
+      const product = byFactor(mul(this.nodeSize(args[0]!), this.nodeSize(args[1]!)), id === 'list_sets_equivalent_list' ? 2 : 1);
+      return { cost: add(product, fixed(1n)) };
+    }
+    if (/^list_.*_sort$/.test(id) && target && !args.length) return sortCost(target, id);
+    if (/^list_.*_sortByAssociatedKeys$/.test(id) && args.length === 1) return sortCost(args[0]!, id);
+    return undefined;
   }
 
   private kubernetesCost(name: string, id: string, target: Expr | undefined, args: Expr[]): { cost: Range; size?: Range } | undefined {
@@ -471,6 +545,8 @@ class Coster {
       }
       case 'quantity':
       case 'isQuantity':
+      case 'semver':
+      case 'isSemver':
         if (args.length >= 1) return { cost: byFactor(size(args[0]!), STRING_TRAVERSAL) };
         return undefined;
       case 'validate':
@@ -486,6 +562,9 @@ class Coster {
       case 'compareTo':
       case 'add':
       case 'sub':
+      case 'major':
+      case 'minor':
+      case 'patch':
       case 'getScheme':
       case 'getHostname':
       case 'getHost':
@@ -502,6 +581,7 @@ class Coster {
           case 'net.IP':
           case 'net.CIDR':
           case 'kubernetes.Quantity':
+          case 'kubernetes.Semver':
             return { cost: fixed(1n) };
           case 'kubernetes.NamedFormat':
             return { cost: byFactor({ min: 1n, max: MAX_FORMAT_SIZE }, STRING_TRAVERSAL) };

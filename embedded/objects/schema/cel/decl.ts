@@ -27,6 +27,9 @@ export interface Decl {
   /** List items or map values. */
   elem?: Decl;
   key?: Decl;
+  /** x-kubernetes-list-type set or map: `==` ignores order and `+` merges (and the map keys). */
+  listType?: 'set' | 'map';
+  mapKeys?: string[];
 }
 
 const RESERVED = new Set([
@@ -100,7 +103,9 @@ export function schemaDecl(s: JSONSchemaProps | undefined, isResourceRoot = fals
       const elem = schemaDecl(s.items, !!s.items['x-kubernetes-embedded-resource']);
       if (!elem) return undefined;
       const maxItems = s.maxItems !== undefined ? nonNegative(s.maxItems) : Math.floor((MAX_REQUEST_BYTES - 2) / (elem.minSize + 1));
-      return { type: list(elem.type), maxElements: maxItems, minSize: 2, elem };
+      const listType = s['x-kubernetes-list-type'];
+      const kind = listType === 'set' || listType === 'map' ? { listType, ...(listType === 'map' ? { mapKeys: s['x-kubernetes-list-map-keys'] ?? [] } : {}) } : {};
+      return { type: list(elem.type), maxElements: maxItems, minSize: 2, elem, ...kind };
     }
     case 'object': {
       const ap = s.additionalProperties;

@@ -1,6 +1,6 @@
 // Kubernetes' CEL library types (kubernetes.URL, kubernetes.Quantity, net.IP, net.CIDR,
-// kubernetes.NamedFormat) and optional_type, as values the evaluator can carry. @bufbuild/cel
-// carries custom types as protobuf messages, so each is a message with one `key` field holding
+// kubernetes.NamedFormat, kubernetes.Semver) and optional_type, as values the evaluator can
+// carry. @bufbuild/cel carries custom types as protobuf messages, so each is a message with one `key` field holding
 // the value's canonical text (equality compares keys: quantity("1Gi") == quantity("1024Mi")),
 // and the parsed value rides along in a side table.
 import { create, createFileRegistry, createRegistry, type DescMessage, type Message, type Registry } from '@bufbuild/protobuf';
@@ -20,7 +20,7 @@ function file(name: string, pkg: string, messages: string[]) {
   });
 }
 
-const kubernetes = createFileRegistry(file('outrigger/cel/kubernetes.proto', 'kubernetes', ['URL', 'Quantity', 'NamedFormat']), () => undefined);
+const kubernetes = createFileRegistry(file('outrigger/cel/kubernetes.proto', 'kubernetes', ['URL', 'Quantity', 'NamedFormat', 'Semver']), () => undefined);
 const net = createFileRegistry(file('outrigger/cel/net.proto', 'net', ['IP', 'CIDR']), () => undefined);
 const optionalFile = createFileRegistry(file('outrigger/cel/optional.proto', '', ['optional_type']), () => undefined);
 
@@ -36,6 +36,7 @@ function desc(reg: ReturnType<typeof createFileRegistry>, name: string): DescMes
 export const URL_DESC = desc(kubernetes, 'kubernetes.URL');
 export const QUANTITY_DESC = desc(kubernetes, 'kubernetes.Quantity');
 export const FORMAT_DESC = desc(kubernetes, 'kubernetes.NamedFormat');
+export const SEMVER_DESC = desc(kubernetes, 'kubernetes.Semver');
 export const IP_DESC = desc(net, 'net.IP');
 export const CIDR_DESC = desc(net, 'net.CIDR');
 export const OPTIONAL_DESC = desc(optionalFile, 'optional_type');
@@ -43,6 +44,7 @@ export const OPTIONAL_DESC = desc(optionalFile, 'optional_type');
 export const URL_TYPE: CelType = objectType(URL_DESC);
 export const QUANTITY_TYPE: CelType = objectType(QUANTITY_DESC);
 export const FORMAT_TYPE: CelType = objectType(FORMAT_DESC);
+export const SEMVER_TYPE: CelType = objectType(SEMVER_DESC);
 export const IP_TYPE: CelType = objectType(IP_DESC);
 export const CIDR_TYPE: CelType = objectType(CIDR_DESC);
 export const OPTIONAL_TYPE: CelType = objectType(OPTIONAL_DESC);
@@ -91,4 +93,11 @@ export function optionalOf(value: unknown): Message {
 
 export function optionalNone(): Message {
   return makeOpaque(OPTIONAL_DESC, 'none', { present: false } satisfies OptionalPayload);
+}
+
+/** The CEL type name of a library value (`net.CIDR`, `optional_type`), undefined for others. */
+export function opaqueKind(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const m = ((v as ReflectMessage).message ?? v) as { $typeName?: string };
+  return payloads.has(m as object) ? m.$typeName : undefined;
 }

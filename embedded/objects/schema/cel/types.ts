@@ -46,6 +46,7 @@ export const QUANTITY_T = opaque('kubernetes.Quantity');
 export const IP_T = opaque('net.IP');
 export const CIDR_T = opaque('net.CIDR');
 export const FORMAT_T = opaque('kubernetes.NamedFormat');
+export const SEMVER_T = opaque('kubernetes.Semver');
 
 export function isOptional(t: CelT): t is { k: 'opaque'; name: string; params: CelT[] } {
   return t.k === 'opaque' && t.name === 'optional_type';

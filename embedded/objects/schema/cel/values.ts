@@ -2,10 +2,12 @@
 // types them: `integer` is int, `number` is double (even when the JSON says 1), date-time and
 // date strings are timestamps, duration strings durations, `format: byte` strings bytes, and
 // object properties are read by their escaped names.
+import { celList, celMap, type CelList } from '@bufbuild/cel';
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import type { Decl } from './decl.ts';
 import { escapeName } from './decl.ts';
+import { markList } from './equality.ts';
 
 type CelInput = unknown;
 
@@ -24,13 +26,17 @@ export function toCel(value: unknown, decl: Decl | undefined): CelInput {
       return typeof value === 'string' ? (durationValue(value) ?? value) : dynToCel(value);
     case 'bytes':
       return typeof value === 'string' ? new Uint8Array(Buffer.from(value, 'base64')) : dynToCel(value);
-    case 'list':
-      return Array.isArray(value) ? value.map((v) => toCel(v, decl.elem)) : dynToCel(value);
+    case 'list': {
+      if (!Array.isArray(value)) return dynToCel(value);
+      const l: CelList = celList(value.map((v) => toCel(v, decl.elem)) as never);
+      if (decl.listType) markList(l, decl.listType === 'set' ? { set: true } : { mapKeys: (decl.mapKeys ?? []).map((k) => escapeName(k) ?? k) });
+      return l;
+    }
     case 'map': {
       if (!isPlainObject(value)) return dynToCel(value);
       const m = new Map<string, CelInput>();
       for (const [k, v] of Object.entries(value)) m.set(k, toCel(v, decl.elem));
-      return m;
+      return celMap(m as never);
     }
     case 'object': {
       if (!isPlainObject(value)) return dynToCel(value);
@@ -40,7 +46,7 @@ export function toCel(value: unknown, decl: Decl | undefined): CelInput {
         const d = name ? decl.fields?.get(name) : undefined;
         if (name && d && v !== undefined) m.set(name, toCel(v, d));
       }
-      return m;
+      return celMap(m as never);
     }
     default:
       return dynToCel(value);

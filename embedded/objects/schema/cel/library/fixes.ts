@@ -1,8 +1,10 @@
 // Where @bufbuild/cel (0.6) answers differently from cel-go, which is what kube-apiserver runs,
 // these overloads replace its own (the evaluator keeps the last function with a signature):
 // - `s.split(sep, n)` keeps the rest of the string in the last part, as Go's strings.SplitN;
-// - `string(double)` prints like Go's %g (1e+06, 1.5e-05, 123456), not like JavaScript.
-import { DOUBLE, INT, STRING, list } from '../types.ts';
+// - `string(double)` prints like Go's %g (1e+06, 1.5e-05, 123456), not like JavaScript;
+// - strings order by their UTF-8 bytes, as Go compares them, not by UTF-16 code units (which
+//   put U+E000..U+FFFF after the characters beyond U+FFFF).
+import { BOOL, DOUBLE, INT, STRING, list } from '../types.ts';
 import { fn, method, type Overload } from './overload.ts';
 
 function splitN(s: string, sep: string, n: bigint): string[] {
@@ -46,7 +48,28 @@ export function goFloatString(x: number): string {
   return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
 }
 
+/** -1, 0 or 1 as the UTF-8 encodings of a and b compare. */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Below the surrogates, or both surrogates (same order as code points), UTF-16 order is
+    // UTF-8 order; a surrogate against U+E000..U+FFFF is the other way round.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys && Math.max(x, y) >= 0xe000) return xs ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
 export const FIXED_OVERLOADS: Overload[] = [
+  fn('less_string', '_<_', [STRING, STRING], BOOL, ((a: string, b: string) => compareUtf8(a, b) < 0) as never),
+  fn('less_equals_string', '_<=_', [STRING, STRING], BOOL, ((a: string, b: string) => compareUtf8(a, b) <= 0) as never),
+  fn('greater_string', '_>_', [STRING, STRING], BOOL, ((a: string, b: string) => compareUtf8(a, b) > 0) as never),
+  fn('greater_equals_string', '_>=_', [STRING, STRING], BOOL, ((a: string, b: string) => compareUtf8(a, b) >= 0) as never),
   method('string_split_string_int', 'split', STRING, [STRING, INT], list(STRING), splitN as never),
   fn('double_to_string', 'string', [DOUBLE], STRING, goFloatString as never),
 ];

@@ -12,6 +12,8 @@ import { parseRequestURI } from './urls.ts';
 interface NamedFormat {
   name: string;
   validate(s: string): string[];
+  /** The longest regular expression kube-apiserver assumes for it, which prices validate(). */
+  maxRegexSize: number;
 }
 
 /** Generated names may end in '-': kube-apiserver checks them with the dash masked. */
@@ -24,16 +26,18 @@ function byFormat(format: string, message: string) {
 }
 
 export const NAMED_FORMATS: Record<string, NamedFormat> = {
-  dns1123Label: { name: 'DNS1123Label', validate: dns1123LabelErrors },
-  dns1123Subdomain: { name: 'DNS1123Subdomain', validate: dns1123SubdomainErrors },
-  dns1035Label: { name: 'DNS1035Label', validate: dns1035LabelErrors },
-  qualifiedName: { name: 'QualifiedName', validate: qualifiedNameErrors },
-  dns1123LabelPrefix: { name: 'DNS1123LabelPrefix', validate: (s) => dns1123LabelErrors(maskTrailingDash(s)) },
-  dns1123SubdomainPrefix: { name: 'DNS1123SubdomainPrefix', validate: (s) => dns1123SubdomainErrors(maskTrailingDash(s)) },
-  dns1035LabelPrefix: { name: 'DNS1035LabelPrefix', validate: (s) => dns1035LabelErrors(maskTrailingDash(s)) },
-  labelValue: { name: 'LabelValue', validate: labelValueErrors },
+  dns1123Label: { name: 'DNS1123Label', validate: dns1123LabelErrors, maxRegexSize: 30 },
+  dns1123Subdomain: { name: 'DNS1123Subdomain', validate: dns1123SubdomainErrors, maxRegexSize: 60 },
+  dns1035Label: { name: 'DNS1035Label', validate: dns1035LabelErrors, maxRegexSize: 30 },
+  qualifiedName: { name: 'QualifiedName', validate: qualifiedNameErrors, maxRegexSize: 60 },
+  dns1123LabelPrefix: { name: 'DNS1123LabelPrefix', validate: (s) => dns1123LabelErrors(maskTrailingDash(s)), maxRegexSize: 30 },
+  dns1123SubdomainPrefix: { name: 'DNS1123SubdomainPrefix', validate: (s) => dns1123SubdomainErrors(maskTrailingDash(s)), maxRegexSize: 60 },
+  dns1035LabelPrefix: { name: 'DNS1035LabelPrefix', validate: (s) => dns1035LabelErrors(maskTrailingDash(s)), maxRegexSize: 30 },
+  labelValue: { name: 'LabelValue', validate: labelValueErrors, maxRegexSize: 40 },
   uri: {
     name: 'URI',
+    // govalidator's URL pattern, which kube-apiserver prices uri with.
+    maxRegexSize: 1103,
     validate: (s) => {
       try {
         parseRequestURI(s);
@@ -43,11 +47,14 @@ export const NAMED_FORMATS: Record<string, NamedFormat> = {
       }
     },
   },
-  uuid: { name: 'uuid', validate: byFormat('uuid', 'does not match the UUID format') },
-  byte: { name: 'byte', validate: byFormat('byte', 'invalid base64') },
-  date: { name: 'date', validate: byFormat('date', 'invalid date') },
-  datetime: { name: 'datetime', validate: byFormat('date-time', 'invalid datetime') },
+  uuid: { name: 'uuid', validate: byFormat('uuid', 'does not match the UUID format'), maxRegexSize: 70 },
+  byte: { name: 'byte', validate: byFormat('byte', 'invalid base64'), maxRegexSize: 84 },
+  date: { name: 'date', validate: byFormat('date', 'invalid date'), maxRegexSize: 71 },
+  datetime: { name: 'datetime', validate: byFormat('date-time', 'invalid datetime'), maxRegexSize: 71 },
 };
+
+/** Regular-expression sizes by the format's name, for runtime costs. */
+export const NAMED_FORMAT_REGEX_SIZES = new Map(Object.values(NAMED_FORMATS).map((f) => [f.name, f.maxRegexSize]));
 
 function formatValue(f: NamedFormat) {
   return makeOpaque(FORMAT_DESC, f.name, f);

@@ -1,6 +1,7 @@
 // Every function a CRD validation rule can call in kube-apiserver 1.36's environment, by
 // library. The evaluator brings the standard library and the strings extension; the rest is
 // implemented here on top of it.
+import { COMPREHENSION_OVERLOADS } from './comprehensions.ts';
 import { FIXED_OVERLOADS } from './fixes.ts';
 import { FORMAT_OVERLOADS } from './format.ts';
 import { IP_OVERLOADS } from './ip.ts';
@@ -9,6 +10,7 @@ import { OPTIONAL_OVERLOADS } from './optional.ts';
 import type { Overload } from './overload.ts';
 import { QUANTITY_OVERLOADS } from './quantity.ts';
 import { REGEX_OVERLOADS } from './regex.ts';
+import { SEMVER_OVERLOADS } from './semver.ts';
 import { STD_OVERLOADS } from './std.ts';
 import { URL_OVERLOADS } from './urls.ts';
 
@@ -21,6 +23,8 @@ export const KUBERNETES_OVERLOADS: Overload[] = [
   ...IP_OVERLOADS,
   ...FORMAT_OVERLOADS,
   ...OPTIONAL_OVERLOADS,
+  ...SEMVER_OVERLOADS,
+  ...COMPREHENSION_OVERLOADS,
   ...FIXED_OVERLOADS,
 ];
 

@@ -1,11 +1,12 @@
-// Kubernetes' list library (isSorted, sum, min, max, indexOf, lastIndexOf) and cel-go's sets
-// extension (sets.contains, sets.equivalent, sets.intersects), with kube-apiserver's overload
-// ids and error texts ("min called on empty list").
-import { celUint, isCelUint, type CelList, type CelUint } from '@bufbuild/cel';
+// Kubernetes' list library (isSorted, sum, min, max, indexOf, lastIndexOf), cel-go's sets
+// extension (sets.contains, sets.equivalent, sets.intersects) and its lists extension, version 3
+// (slice, flatten, sort, sortBy, distinct, reverse, lists.range), with their overload ids and
+// error texts ("min called on empty list", "cannot slice(2, 1), ...").
+import { celList, celUint, isCelList, isCelUint, type CelList, type CelUint } from '@bufbuild/cel';
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema } from '@bufbuild/protobuf/wkt';
 import { celEquals } from '../equality.ts';
-import { BOOL, BYTES, DOUBLE, DURATION, INT, STRING, TIMESTAMP, UINT, list, param, type CelT } from '../types.ts';
+import { BOOL, BYTES, DOUBLE, DURATION, DYN, INT, STRING, TIMESTAMP, UINT, list, param, type CelT } from '../types.ts';
 import { fn, method, type Overload } from './overload.ts';
 
 const A = param('A');
@@ -137,7 +138,83 @@ function sum(l: CelList): unknown {
   return sumInt(l);
 }
 
+function slice(l: CelList, start: bigint, end: bigint): CelList {
+  if (start < 0n || end < 0n) throw new Error(`cannot slice(${start}, ${end}), negative indexes not supported`);
+  if (start > end) throw new Error(`cannot slice(${start}, ${end}), start index must be less than or equal to end index`);
+  if (BigInt(l.size) < end) throw new Error(`cannot slice(${start}, ${end}), list is length ${l.size}`);
+  return celList([...l].slice(Number(start), Number(end)) as never);
+}
+
+function flattenTo(l: CelList, depth: bigint, out: unknown[]): void {
+  for (const v of l) {
+    if (isCelList(v) && depth > 0n) flattenTo(v, depth - 1n, out);
+    else out.push(v);
+  }
+}
+
+function flatten(l: CelList, depth = 1n): CelList {
+  if (depth < 0n) throw new Error('level must be non-negative');
+  const out: unknown[] = [];
+  flattenTo(l, depth, out);
+  return celList(out as never);
+}
+
+/** The CEL type of a comparable runtime value, for the same-type rule of sorting. */
+function kindOf(v: unknown): string {
+  if (isCelUint(v)) return 'uint';
+  if (v instanceof Uint8Array) return 'bytes';
+  const m = (v as Seconds)?.message as { $typeName?: string } | undefined;
+  return m?.$typeName ?? typeof v;
+}
+
+function sortByKeys(l: CelList, keys: CelList): CelList {
+  if (l.size !== keys.size) {
+    throw new Error(`@sortByAssociatedKeys() expected a list of the same size as the associated keys list, but got ${l.size} and ${keys.size} elements respectively`);
+  }
+  if (l.size === 0) return l;
+  const ks = [...keys];
+  const first = kindOf(ks[0]);
+  try {
+    compareValues(ks[0], ks[0]);
+  } catch {
+    throw new Error('list elements must be comparable');
+  }
+  if (ks.some((k) => kindOf(k) !== first)) throw new Error('list elements must have the same type');
+  const items = [...l];
+  const order = items.map((_, i) => i).sort((i, j) => compareValues(ks[i], ks[j]));
+  return celList(order.map((i) => items[i]) as never);
+}
+
+function distinct(l: CelList): CelList {
+  const out: unknown[] = [];
+  for (const v of l) if (!out.some((o) => celEquals(o, v))) out.push(v);
+  return celList(out as never);
+}
+
+const TYPE_NAMES: [string, CelT][] = [
+  ['int', INT],
+  ['uint', UINT],
+  ['double', DOUBLE],
+  ['bool', BOOL],
+  ['google.protobuf.Duration', DURATION],
+  ['google.protobuf.Timestamp', TIMESTAMP],
+  ['string', STRING],
+  ['bytes', BYTES],
+];
+
+const LISTS_EXTENSION: Overload[] = [
+  method('list_slice', 'slice', list(A), [INT, INT], list(A), slice as never),
+  method('list_flatten', 'flatten', list(list(A)), [], list(A), ((l: CelList) => flatten(l)) as never),
+  method('list_flatten_int', 'flatten', list(DYN), [INT], list(DYN), flatten as never),
+  ...TYPE_NAMES.map(([n, t]) => method(`list_${n}_sort`, 'sort', list(t), [], list(t), ((l: CelList) => sortByKeys(l, l)) as never)),
+  ...TYPE_NAMES.map(([n, t]) => method(`list_${n}_sortByAssociatedKeys`, '@sortByAssociatedKeys', list(A), [list(t)], list(A), sortByKeys as never)),
+  fn('lists_range', 'lists.range', [INT], list(INT), ((n: bigint) => celList(Array.from({ length: n > 0n ? Number(n) : 0 }, (_, i) => BigInt(i)) as never)) as never),
+  method('list_reverse', 'reverse', list(A), [], list(A), ((l: CelList) => celList([...l].reverse() as never)) as never),
+  method('list_distinct', 'distinct', list(A), [], list(A), distinct as never),
+];
+
 export const LIST_OVERLOADS: Overload[] = [
+  ...LISTS_EXTENSION,
   ...COMPARABLE.map(([n, t]) => method(`list_${n}_is_sorted_bool`, 'isSorted', list(t), [], BOOL, isSorted as never)),
   ...SUMMABLE.map(([n, t]) => method(`list_${n}_sum_${n}`, 'sum', list(t), [], t, sum as never)),
   ...COMPARABLE.map(([n, t]) => method(`list_${n}_max_${n}`, 'max', list(t), [], t, extreme('max', -1) as never)),

@@ -4,7 +4,7 @@
 import { CelScalar, celFunc, celMethod, listType, mapType, type CelFunc, type CelType } from '@bufbuild/cel';
 import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { objectType } from '@bufbuild/cel';
-import { CIDR_TYPE, FORMAT_TYPE, IP_TYPE, OPTIONAL_TYPE, QUANTITY_TYPE, URL_TYPE } from '../opaque.ts';
+import { CIDR_TYPE, FORMAT_TYPE, IP_TYPE, OPTIONAL_TYPE, QUANTITY_TYPE, SEMVER_TYPE, URL_TYPE } from '../opaque.ts';
 import type { CelT } from '../types.ts';
 
 export interface Overload {
@@ -64,6 +64,8 @@ export function runtimeType(t: CelT): CelType {
           return QUANTITY_TYPE;
         case 'kubernetes.NamedFormat':
           return FORMAT_TYPE;
+        case 'kubernetes.Semver':
+          return SEMVER_TYPE;
         case 'net.IP':
           return IP_TYPE;
         case 'net.CIDR':

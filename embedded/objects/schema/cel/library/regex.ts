@@ -1,81 +1,53 @@
-// Kubernetes' regex library: `s.find(re)` and `s.findAll(re[, n])`. Patterns are RE2 (Go's
-// regexp) and are checked with the RE2 engine the evaluator uses for matches(), so an illegal
-// pattern fails with Go's text ("Illegal regex: error parsing regexp: missing closing ): `(a`").
-// That engine only answers yes/no, so the match itself is found by an equivalent JavaScript
-// RegExp (RE2 patterns are a subset of what it runs, after the spellings below are translated).
-import { RE2JS } from '@bufbuild/re2';
+// Kubernetes' regex library: `s.find(re)` and `s.findAll(re[, n])`, with RE2 semantics (re2js,
+// a port of RE2 that reports where a match is; @bufbuild/re2, which runs matches(), only says
+// whether there is one). An illegal pattern fails with Go's text ("Illegal regex: error parsing
+// regexp: missing closing ): `(a`"); findAll walks the string as Go's FindAllString does.
+import { RE2JS } from 're2js';
 import { INT, STRING, list } from '../types.ts';
 import { method, type Overload } from './overload.ts';
 
-const POSIX: Record<string, string> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7F',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1F\\x7F',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
-};
+const compiled = new Map<string, RE2JS>();
 
-const compiled = new Map<string, RegExp>();
-
-/** A global JavaScript RegExp that finds what the RE2 pattern finds; throws Go's error text. */
-export function findRegExp(pattern: string): RegExp {
-  const hit = compiled.get(pattern);
-  if (hit) return hit;
-  try {
-    RE2JS.compile(pattern);
-  } catch (err) {
-    throw new Error(`Illegal regex: ${(err as Error).message}`);
+export function compileRE2(pattern: string): RE2JS {
+  let re = compiled.get(pattern);
+  if (!re) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (err) {
+      throw new Error(`Illegal regex: ${(err as Error).message}`);
+    }
+    if (compiled.size > 1000) compiled.clear();
+    compiled.set(pattern, re);
   }
-  let source = pattern;
-  let flags = 'g';
-  const lead = /^\(\?([imsU]+)\)/.exec(source);
-  if (lead) {
-    source = source.slice(lead[0].length);
-    for (const f of lead[1]!) if (f !== 'U' && !flags.includes(f)) flags += f;
-  }
-  source = source
-    .replace(/\\Q([\s\S]*?)(?:\\E|$)/g, (_, lit: string) => lit.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&'))
-    .replace(/\(\?P</g, '(?<')
-    .replace(/\\A/g, '^')
-    .replace(/\\z/g, '$(?![\\s\\S])')
-    .replace(/\[:(\^?)([a-z]+):\]/g, (m, neg: string, name: string) => (POSIX[name] && !neg ? POSIX[name]! : m))
-    .replace(/\\([pP])([A-Z])/g, '\\$1{$2}');
-  if (/\\[pP]\{/.test(source)) flags += 'u';
-  const re = new RegExp(source, flags);
-  compiled.set(pattern, re);
   return re;
 }
 
 function find(s: string, pattern: string): string {
-  const re = findRegExp(pattern);
-  re.lastIndex = 0;
-  return re.exec(s)?.[0] ?? '';
+  const m = compileRE2(pattern).matcher(s);
+  return m.find(0) ? (m.group() ?? '') : '';
 }
 
+/** Go's allMatches: an empty match right after the previous match does not count. */
 function findAll(s: string, pattern: string, limit = -1n): string[] {
-  const re = findRegExp(pattern);
   const out: string[] = [];
   if (limit === 0n) return out;
-  re.lastIndex = 0;
+  const m = compileRE2(pattern).matcher(s);
+  let pos = 0;
   let prevEnd = -1;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    if (m[0] === '') {
-      re.lastIndex++;
-      // Go skips an empty match right after the previous match.
-      if (m.index === prevEnd) continue;
+  while (pos <= s.length && (limit < 0n || BigInt(out.length) < limit)) {
+    if (!m.find(pos)) break;
+    const start = m.start();
+    const end = m.end();
+    let accept = true;
+    if (end === pos) {
+      if (start === prevEnd) accept = false;
+      const c = s.codePointAt(pos);
+      pos += c === undefined ? 1 : c > 0xffff ? 2 : 1;
+    } else {
+      pos = end;
     }
-    out.push(m[0]);
-    prevEnd = m.index + m[0].length;
-    if (limit > 0n && BigInt(out.length) >= limit) break;
+    prevEnd = end;
+    if (accept) out.push(s.slice(start, end));
   }
   return out;
 }
