@@ -6,6 +6,7 @@ import { createPlatform, type Platform } from './platform.ts';
 import { hostRef, secretRef } from './common/kinds.ts';
 import { protectReferents } from './common/in-use.ts';
 import { hostRegistration } from './host/index.ts';
+import { labRegistration } from './lab/index.ts';
 import { proxyRouteRegistration } from './proxyroute/index.ts';
 import { workspaceRegistration } from './workspace/index.ts';
 
@@ -20,6 +21,7 @@ const registrations: Array<{ kind: string; register: RegisterReconciler }> = [
   hostRegistration,
   proxyRouteRegistration,
   workspaceRegistration,
+  labRegistration,
 ];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {
