@@ -33,6 +33,8 @@ export interface LabMemory {
   lastReadyTime?: string;
   attempt?: number;
   nextRetryTime?: string;
+  /** The generation the rollback happened at: a spec change tries again at once. */
+  retryGeneration?: number;
   /** What the last rollback removed and why (shown until the next attempt succeeds). */
   lastFailure?: string;
   /** When the current deployment attempt began (for the deploy duration metric). */
@@ -50,7 +52,10 @@ export function memoryFromStatus(status: (LabStatus & Record<string, unknown>) |
   if (r?.request && r.time) m.lastRevert = { request: r.request, time: r.time, snapshot: r.snapshot ?? '' };
   if (status.lastReadyTime) m.lastReadyTime = status.lastReadyTime;
   if (status.attempt) m.attempt = status.attempt;
-  if (status.nextRetryTime) m.nextRetryTime = status.nextRetryTime;
+  if (status.nextRetryTime) {
+    m.nextRetryTime = status.nextRetryTime;
+    if (status.observedGeneration !== undefined) m.retryGeneration = status.observedGeneration;
+  }
   for (const machine of status.machines ?? []) {
     if (!machine.containerId || !machine.steps) continue;
     const steps = new Map<string, StepStatus>();

@@ -120,6 +120,13 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     return this.in.memory;
   }
 
+  /** A rolled-back deployment is tried again at its time, or at once when the spec changed since. */
+  private retryDue(): boolean {
+    const m = this.memory;
+    if (!m.nextRetryTime) return true;
+    return Date.parse(m.nextRetryTime) <= this.in.now() || (m.retryGeneration !== undefined && m.retryGeneration !== this.in.lab.metadata.generation);
+  }
+
   private revertRequest(): string | undefined {
     const value = this.in.lab.metadata.annotations?.[REVERT_ANNOTATION];
     return value && value !== this.memory.lastRevert?.request ? value : undefined;
@@ -274,6 +281,7 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       ...(m.lastReadyTime ? { lastReadyTime: m.lastReadyTime } : {}),
       ...(m.attempt ? { attempt: m.attempt } : {}),
       ...(m.nextRetryTime ? { nextRetryTime: m.nextRetryTime } : {}),
+      ...(m.nextRetryTime && m.lastFailure ? { lastFailure: m.lastFailure } : {}),
     };
     const asked = this.in.lab.metadata.annotations?.[REVERT_ANNOTATION];
     if (asked && asked === m.refusedRevert) facts.revertRefused = `the revert asked for (${REVERT_ANNOTATION}=${asked}) cannot be done: the Lab has no snapshot of every machine (set snapshotOnReady and wait until it is Ready)`;
@@ -367,7 +375,7 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       for (const w of worlds) for (const m of w.machines) if (m.state === 'running') todo.push(`machine ${m.machine}: to stop`);
       return todo;
     }
-    if (this.memory.nextRetryTime) return Date.parse(this.memory.nextRetryTime) <= this.in.now() ? ['the next attempt is due'] : [];
+    if (this.memory.nextRetryTime) return this.retryDue() ? ['the next attempt is due'] : [];
     for (const [host, specs] of this.networkSpecs()) {
       const have = this.world.get(host)?.networks ?? [];
       for (const s of specs) {
@@ -425,8 +433,9 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       return;
     }
     if (this.memory.nextRetryTime) {
-      if (Date.parse(this.memory.nextRetryTime) > this.in.now()) return;
+      if (!this.retryDue()) return;
       delete this.memory.nextRetryTime;
+      delete this.memory.retryGeneration;
       this.memory.deployStartedMs = this.in.now();
     }
     this.memory.deployStartedMs ??= this.in.now();
@@ -671,6 +680,7 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     const delay = Math.min(this.in.opts.rollbackBaseMs * 2 ** (attempt - 1), this.in.opts.rollbackMaxMs);
     this.memory.attempt = attempt;
     this.memory.nextRetryTime = isoSeconds(this.in.now() + delay);
+    if (this.in.lab.metadata.generation !== undefined) this.memory.retryGeneration = this.in.lab.metadata.generation;
     this.memory.lastFailure = why;
     this.in.metrics.deploy('failed', this.memory.deployStartedMs, this.in.now());
     delete this.memory.deployStartedMs;

@@ -48,6 +48,8 @@ export interface LabFacts {
   lastReadyTime?: string;
   attempt?: number;
   nextRetryTime?: string;
+  /** Why the last attempt was rolled back. */
+  lastFailure?: string;
 }
 
 const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -159,7 +161,7 @@ export function labConditions(f: LabFacts): ConditionInput[] {
   }
   const revertNote = f.revertRefused ? `; ${f.revertRefused}` : '';
   if (ready === total) return settled(LabReasons.LabReady, `${ready}/${total} machines Ready${revertNote}`);
-  if (f.nextRetryTime) return progressing(LabReasons.RolledBack, `attempt ${f.attempt ?? 1} failed and was rolled back; the next attempt starts at ${f.nextRetryTime}: ${describeMachines(f)}`);
+  if (f.nextRetryTime) return progressing(LabReasons.RolledBack, `attempt ${f.attempt ?? 1} failed${f.lastFailure ? ` (${f.lastFailure})` : ''} and was rolled back (failurePolicy Rollback); the next attempt starts at ${f.nextRetryTime}`);
   const failed = f.machines.filter((m) => m.phase === 'Failed');
   if (failed.length > 0) {
     const message = `${ready}/${total} machines Ready; ${failed.map((m) => `machine ${m.name} failed: ${m.message ?? 'see its status'}`).join('; ')}`;
