@@ -412,7 +412,6 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
   // Converge
 
   async create(obj: LabObject, signal: AbortSignal): Promise<void> {
-    this.memory.deployStartedMs ??= this.in.now();
     await this.converge(obj, signal);
   }
 
@@ -438,7 +437,8 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       delete this.memory.retryGeneration;
       this.memory.deployStartedMs = this.in.now();
     }
-    this.memory.deployStartedMs ??= this.in.now();
+    // A deployment is under way while any machine is not Ready (the metric's start).
+    if (!this.lastFacts || this.lastFacts.machines.some((m) => m.phase !== 'Ready')) this.memory.deployStartedMs ??= this.in.now();
     await this.ensureNetworks(signal);
     // Passwords exist in the access Secret before any machine is given one.
     await this.in.writeAccess(this.lastFacts?.machines ?? []);
@@ -689,9 +689,8 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
   }
 
   private async onAllReady(signal: AbortSignal): Promise<void> {
-    const first = !this.memory.lastReadyTime || this.memory.attempt !== undefined || this.memory.deployStartedMs !== undefined;
     this.memory.lastReadyTime = isoSeconds(this.in.now());
-    if (first && this.memory.deployStartedMs !== undefined) {
+    if (this.memory.deployStartedMs !== undefined) {
       this.in.metrics.deploy('succeeded', this.memory.deployStartedMs, this.in.now());
       delete this.memory.deployStartedMs;
     }
