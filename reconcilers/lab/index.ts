@@ -2,12 +2,13 @@
 // makes a Lab worth another look: its SSH key Secret and its Hosts changing, its machines changing
 // on an engine (the engine watcher's events, within moments), and the revert and start annotations.
 import { generationChanged, objectKeyString, parseObjectKey, type Controller, type KubeObject } from '../../controller/index.ts';
-import { labKind, type Host } from '../../crds/index.ts';
-import { labRef } from '../common/kinds.ts';
+import { labKind, proxmoxClusterKind, type Host, type ProxmoxCluster } from '../../crds/index.ts';
+import { labRef, proxmoxClusterRef } from '../common/kinds.ts';
 import { referentChanged } from '../common/references.ts';
 import type { SecretObject } from '../common/secrets.ts';
 import { DEFAULT_INSTANCE } from '../docker/index.ts';
 import type { Platform } from '../platform.ts';
+import { ProxmoxConnections, type ProxmoxConnectionsOptions } from '../proxmox-clusters.ts';
 import { LabEngines } from './engines.ts';
 import { LabMetrics } from './metrics.ts';
 import { LabReconciler, type LabReconcilerOptions } from './reconciler.ts';
@@ -25,6 +26,10 @@ export const INSTANCE_ENV = 'OUTRIGGER_DOCKER_INSTANCE';
 export const WORKERS_ENV = 'OUTRIGGER_LAB_WORKERS';
 
 export interface LabControllerOptions extends LabReconcilerOptions {
+  /** Proxmox connections (shared with other kinds when given); default: one of the Lab's own. */
+  proxmox?: ProxmoxConnections;
+  /** Where user-data snippets of a cluster go, for VMs with packages or commands. */
+  proxmoxSnippets?: ProxmoxConnectionsOptions['snippets'];
   instance?: string;
   workers?: number;
   engineResyncMs?: number;
@@ -61,9 +66,12 @@ export function registerLabReconciler(platform: Platform, opts: LabControllerOpt
     },
   });
   const metrics = new LabMetrics(manager.metrics.registry);
-  const reconciler = new LabReconciler(platform, engines, metrics, { ...opts, read: (key) => informer.get(objectKeyString(key)) });
+  const clusters = manager.informer<ProxmoxCluster>(proxmoxClusterRef, { namespace: platform.namespace });
+  const connections = opts.proxmox ?? new ProxmoxConnections({ secrets: platform.secretReader, ...(opts.proxmoxSnippets ? { snippets: opts.proxmoxSnippets } : {}) });
+  const reconciler = new LabReconciler(platform, engines, metrics, { clusters, connections }, { ...opts, read: (key) => informer.get(objectKeyString(key)) });
 
   platform.references.track(labKind, informer);
+  platform.references.track(proxmoxClusterKind, clusters);
   controller = manager.addController<LabObject>({
     name: 'lab',
     informer,
@@ -73,13 +81,29 @@ export function registerLabReconciler(platform: Platform, opts: LabControllerOpt
     predicate: (oldObj, newObj) => generationChanged(oldObj, newObj) || annotationsChanged(oldObj, newObj),
     backoff: { initialMs: 500, maxMs: 5 * 60_000, factor: 2 },
     watches: [
-      { informer: platform.secrets, predicate: referentChanged, map: (secret: SecretObject) => dependants(secret, 'Secret') },
+      // The Secrets a Lab reads, and the token Secrets of the clusters it names.
+      {
+        informer: platform.secrets,
+        predicate: referentChanged,
+        map: (secret: SecretObject) => [
+          ...dependants(secret, 'Secret'),
+          ...platform.references.dependantKeys(proxmoxClusterKind.kind, secret, 'Secret').flatMap((c) => {
+            const cluster = clusters.get(`${c.namespace}/${c.name}`);
+            return cluster ? dependants(cluster, 'ProxmoxCluster') : [];
+          }),
+        ],
+      },
       { informer: platform.hosts, predicate: referentChanged, map: (host: Host) => dependants(host, 'Host') },
+      { informer: clusters, predicate: referentChanged, map: (cluster: ProxmoxCluster) => dependants(cluster, 'ProxmoxCluster') },
     ],
   });
+  clusters.addHandler({ onDelete: (cluster) => { if (!opts.proxmox) void connections.release(cluster); } });
   platform.hosts.addHandler({ onDelete: (host) => { if (host.metadata.uid) engines.release(host.metadata.uid); } });
   informer.addHandler({ onDelete: (obj) => reconciler.forget(obj.metadata.uid) });
-  manager.once('stopped', () => void engines.stopAll());
+  manager.once('stopped', () => {
+    void engines.stopAll();
+    if (!opts.proxmox) void connections.closeAll();
+  });
   return { controller, reconciler, engines };
 }
 

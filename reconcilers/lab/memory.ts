@@ -24,8 +24,19 @@ export interface MachineRefusal {
   retryAt: number;
 }
 
+export interface VmMemory {
+  vmid?: number;
+  /** ensure() ran for this VM since the controller started (config and disk checked). */
+  verified?: boolean;
+  address?: string;
+  addresses?: string[];
+  readyAnnounced?: boolean;
+}
+
 export interface LabMemory {
   containers: Map<string, ContainerMemory>;
+  /** By VM owner uid (`<lab uid>-<machine>`). */
+  vms: Map<string, VmMemory>;
   refusals: Map<string, MachineRefusal>;
   snapshot?: { name: string; time: string };
   lastRevert?: { request: string; time: string; snapshot: string };
@@ -45,7 +56,7 @@ export interface LabMemory {
 
 /** A fresh memory, seeded from the Lab's status (what a restarted controller knows). */
 export function memoryFromStatus(status: (LabStatus & Record<string, unknown>) | undefined): LabMemory {
-  const m: LabMemory = { containers: new Map(), refusals: new Map() };
+  const m: LabMemory = { containers: new Map(), vms: new Map(), refusals: new Map() };
   if (!status) return m;
   if (status.snapshot?.name && status.snapshot.time) m.snapshot = { name: status.snapshot.name, time: status.snapshot.time };
   const r = status.lastRevert;

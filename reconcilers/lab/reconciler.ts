@@ -16,7 +16,7 @@ import {
   type ResourceClient,
   type Result,
 } from '../../controller/index.ts';
-import { labSpecSchema, type Host } from '../../crds/index.ts';
+import { labSpecSchema, type Host, type ProxmoxCluster } from '../../crds/index.ts';
 import { labRef, secretRef } from '../common/kinds.ts';
 import { reconcileManaged, type ExternalClient, type ManagedKind } from '../common/managed.ts';
 import { ErrorCodes, KitReasons } from '../common/reasons.ts';
@@ -25,6 +25,9 @@ import { WaitingForReferent } from '../common/waiting.ts';
 import { DockerErrorCodes, machineContainerName } from '../docker/index.ts';
 import { hostName, resolveHost } from '../hosts.ts';
 import type { Platform } from '../platform.ts';
+import { resolveProxmoxCluster, type ProxmoxConnections } from '../proxmox-clusters.ts';
+import type { Informer } from '../../controller/index.ts';
+import type { LabCluster } from './vms.ts';
 import { accessSecretName, generatePassword, passwordKey, publicKeyOf, renderAccessData, type AccessMachine } from './access.ts';
 import { planAddresses } from './addresses.ts';
 import type { LabEngine, LabEngines } from './engines.ts';
@@ -53,6 +56,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   rollbackBaseMs: 30_000,
   rollbackMaxMs: 10 * 60_000,
   machineConcurrency: 8,
+  vmStopGraceMs: 60_000,
 };
 
 const OWNER_API_VERSION = 'outrigger.dev/v1alpha1';
@@ -70,8 +74,11 @@ export class LabReconciler implements Reconciler {
   readonly now: () => number;
   readonly kind: ManagedKind<LabObject, LabFacts>;
 
-  constructor(platform: Platform, engines: LabEngines, metrics: LabMetrics, opts: LabReconcilerOptions = {}) {
+  private readonly proxmox: { clusters: Informer<ProxmoxCluster>; connections: ProxmoxConnections };
+
+  constructor(platform: Platform, engines: LabEngines, metrics: LabMetrics, proxmox: { clusters: Informer<ProxmoxCluster>; connections: ProxmoxConnections }, opts: LabReconcilerOptions = {}) {
     this.platform = platform;
+    this.proxmox = proxmox;
     this.engines = engines;
     this.metrics = metrics;
     this.events = platform.manager.events;
@@ -138,11 +145,12 @@ export class LabReconciler implements Reconciler {
     const namespace = lab.metadata.namespace ?? 'default';
     const owner = labOwner(lab);
     const engines = await this.enginesOf(lab, forCleanup);
+    const clusters = this.clustersOf(lab, forCleanup, engines.size);
     const memory = this.memoryOf(lab);
     if (forCleanup) {
       // Deletion needs no plan, no Secret and no schedule: only the engines.
       return new LabSession({
-        lab, owner, graph: { names: [], dependsOn: new Map(), dependents: new Map(), level: new Map() }, plans: new Map(), engines,
+        lab, owner, graph: { names: [], dependsOn: new Map(), dependents: new Map(), level: new Map() }, plans: new Map(), engines, clusters,
         schedule: { expired: false, running: false, reason: 'being deleted' }, mode: 'stop', memory, events: this.events, metrics: this.metrics,
         now: this.now, log: ctx.log, opts: this.opts, passwords: new Map(), writeAccess: async () => {},
       });
@@ -154,11 +162,11 @@ export class LabReconciler implements Reconciler {
     const ssh = spec.ssh
       ? { user: spec.ssh.user ?? 'outrigger', publicKey: publicKeyOf(this.platform.secretReader.value(namespace, spec.ssh.privateKeySecretRef, 'spec.ssh.privateKeySecretRef'), 'spec.ssh.privateKeySecretRef') }
       : undefined;
-    const plans = new Map<string, MachinePlan>(spec.machines.map((m) => [m.name, machinePlan(owner, spec, m, addresses.get(m.name) ?? [], ssh)]));
+    const plans = new Map<string, MachinePlan>(spec.machines.map((m) => [m.name, machinePlan(owner, spec, m, addresses.get(m.name) ?? [], ssh, m.proxmox ? clusters.get(m.proxmox.clusterRef.name)?.cluster : undefined)]));
     const passwords = this.passwordsFor(lab, plans);
     const hosts = new Map([...engines.keys()].map((h) => [h, this.platform.hosts.get(`${namespace}/${h}`)]));
     return new LabSession({
-      lab, owner, graph, plans, engines, schedule, mode, memory, events: this.events, metrics: this.metrics, now: this.now, log: ctx.log, opts: this.opts, passwords,
+      lab, owner, graph, plans, engines, clusters, schedule, mode, memory, events: this.events, metrics: this.metrics, now: this.now, log: ctx.log, opts: this.opts, passwords,
       writeAccess: (views) => this.writeAccess(lab, plans, views, passwords, hosts, ctx.signal),
     });
   }
@@ -193,10 +201,32 @@ export class LabReconciler implements Reconciler {
       engines.set(m.docker.hostRef.name, bundle);
     }
     if (forCleanup && missing.length > 0) {
-      if (engines.size === 0) throw missing[0];
+      if (engines.size === 0 && !lab.spec.machines.some((m) => m.proxmox)) throw missing[0];
       for (const w of missing) this.events.event(lab, 'Warning', KitReasons.ReferenceGone, `${w.message}; what this Lab made there, if anything, may remain`);
     }
     return engines;
+  }
+
+  /** The providers of the ProxmoxClusters the VM machines name; a missing one is a wait (deletion: skipped with a warning). */
+  private clustersOf(lab: LabObject, forCleanup: boolean, engines: number): Map<string, LabCluster> {
+    const namespace = lab.metadata.namespace ?? 'default';
+    const out = new Map<string, LabCluster>();
+    const missing: WaitingForReferent[] = [];
+    for (const [i, m] of lab.spec.machines.entries()) {
+      if (!m.proxmox || out.has(m.proxmox.clusterRef.name)) continue;
+      try {
+        const cluster = resolveProxmoxCluster(this.proxmox.clusters, namespace, m.proxmox.clusterRef.name, `spec.machines[${i}].proxmox.clusterRef`);
+        out.set(m.proxmox.clusterRef.name, { name: m.proxmox.clusterRef.name, cluster, handle: this.proxmox.connections.handle(cluster) });
+      } catch (err) {
+        if (!forCleanup || !(err instanceof WaitingForReferent)) throw err;
+        missing.push(err);
+      }
+    }
+    if (forCleanup && missing.length > 0) {
+      if (out.size === 0 && engines === 0) throw missing[0];
+      for (const w of missing) this.events.event(lab, 'Warning', KitReasons.ReferenceGone, `${w.message}; what this Lab made there, if anything, may remain`);
+    }
+    return out;
   }
 
   /** Generated passwords, kept from the access Secret once made (read through the Secret reader, so they are redacted everywhere). */

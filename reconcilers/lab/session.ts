@@ -9,6 +9,7 @@
 import { errorMessage, type EventRecorder, type Logger } from '../../controller/index.ts';
 import type { LabSpec } from '../../crds/index.ts';
 import { catalogedReason } from '../common/failure.ts';
+import { KitReasons } from '../common/reasons.ts';
 import type { ExternalClient, ManagedObject, ManagedStatus, ManagedStep, Observation } from '../common/managed.ts';
 import {
   DockerErrorCodes,
@@ -33,6 +34,9 @@ import type { ScheduleState } from './schedule.ts';
 import { labConditions, labStatusFields, readyCount, type LabFacts, type LabMode, type MachineView, type NetworkView } from './status.ts';
 import { describeFailure, launchStep, passwordsDigest, probeMachine, setPasswords, stepOutput, stepsProgress, stepStatusOf, type MachineExec, type StepStatus } from './steps.ts';
 import type { MachinePlan } from './targets.ts';
+import { labVms, type LabCluster } from './vms.ts';
+import type { Inventory, ManagedVm } from '../proxmox/vm-inventory.ts';
+import type { VmMemory } from './memory.ts';
 import { ipv4Range } from '../../crds/index.ts';
 
 /** Set to any new value (a timestamp reads best) to bring every machine back to the snapshot; each value is carried out once. */
@@ -51,8 +55,10 @@ export interface SessionOptions {
   rollbackMaxMs: number;
   /** Machines brought up at once per Lab. */
   machineConcurrency: number;
-  /** Poll of a machine whose step runs. */
+  /** Poll of a machine whose step runs (and of a VM's guest agent). */
   stepPollMs: number;
+  /** How long a VM may take to shut down before it is stopped hard. */
+  vmStopGraceMs: number;
 }
 
 export interface SessionInputs {
@@ -62,6 +68,8 @@ export interface SessionInputs {
   plans: Map<string, MachinePlan>;
   /** By Host name: the engine of each Host a docker machine runs on. */
   engines: Map<string, LabEngine>;
+  /** By ProxmoxCluster name: the provider of each cluster a proxmox machine runs on. */
+  clusters: Map<string, LabCluster>;
   schedule: ScheduleState;
   mode: LabMode;
   memory: LabMemory;
@@ -100,6 +108,10 @@ function isEngineDown(err: unknown): boolean {
 export class LabSession implements ExternalClient<LabObject, LabFacts> {
   private readonly in: SessionInputs;
   private world = new Map<string, EngineWorld>();
+  /** By cluster name: one /cluster/resources per reconcile. */
+  private inventories = new Map<string, Inventory>();
+  /** Snapshots of the Lab's VMs by VMID (read only when snapshots matter). */
+  private vmSnapshots = new Map<number, string[]>();
   private lastFacts: LabFacts | undefined;
   readonly steps: ManagedStep<LabObject, LabFacts>[];
 
@@ -148,6 +160,35 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       world.set(host, { networks, machines, ...(images ? { images } : {}) });
     }));
     this.world = world;
+    const inventories = new Map<string, Inventory>();
+    const vmSnapshots = new Map<number, string[]>();
+    await Promise.all([...this.in.clusters].map(async ([name, c]) => {
+      const inventory = await c.handle.vms.inventory(signal);
+      inventories.set(name, inventory);
+      if (!wantImages) return;
+      for (const vms of labVms(inventory, this.in.owner.uid).values()) {
+        for (const vm of vms) vmSnapshots.set(vm.vmid, await c.handle.vms.snapshots(vm, signal));
+      }
+    }));
+    this.inventories = inventories;
+    this.vmSnapshots = vmSnapshots;
+  }
+
+  private vmPlans(): MachinePlan[] {
+    return [...this.in.plans.values()].filter((p) => p.proxmox);
+  }
+
+  private vmOf(plan: MachinePlan): { vm?: ManagedVm; duplicates: ManagedVm[] } {
+    const found = this.inventories.get(plan.proxmox!.clusterName)?.byOwner.get(plan.proxmox!.owner.uid.toLowerCase()) ?? [];
+    const [vm, ...duplicates] = found;
+    return { ...(vm ? { vm } : {}), duplicates };
+  }
+
+  private vmMemory(plan: MachinePlan): VmMemory {
+    const uid = plan.proxmox!.owner.uid;
+    let m = this.memory.vms.get(uid);
+    if (!m) this.memory.vms.set(uid, (m = {}));
+    return m;
   }
 
   async observe(_obj: LabObject, signal: AbortSignal): Promise<Observation<LabFacts>> {
@@ -295,7 +336,8 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
   private machineView(plan: MachinePlan, ready: ReadonlySet<string>): MachineView {
     const base: MachineView = { name: plan.name, phase: 'Pending' };
     const planned = plan.attachments.map((a) => a.address).filter((a): a is string => Boolean(a));
-    if (!plan.docker) return { ...base, phase: 'Failed', reason: LabReasons.MachineNotSupported, message: 'Proxmox machines are not supported by this controller version yet' };
+    if (plan.proxmox) return this.vmView(plan, ready);
+    if (!plan.docker) return { ...base, phase: 'Failed', reason: LabReasons.MachineNotSupported, message: 'the machine is neither a container nor a VM' };
     const { container, recreate } = this.containerOf(plan);
     const mem = container ? this.memory.containers.get(container.id) : undefined;
     const attached = mem?.attached ? Object.values(mem.attached).filter(Boolean) : [];
@@ -351,6 +393,41 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     return { ...base, ...where, ...steps, phase: 'Ready', reason: LabReasons.MachineReady };
   }
 
+  private vmView(plan: MachinePlan, ready: ReadonlySet<string>): MachineView {
+    const p = plan.proxmox!;
+    const base: MachineView = { name: plan.name, phase: 'Pending' };
+    if (p.unsupported) return { ...base, phase: 'Failed', reason: LabReasons.MachineNotSupported, message: p.unsupported };
+    const { vm } = this.vmOf(plan);
+    const mem = this.memory.vms.get(p.owner.uid);
+    const running = vm?.status === 'running';
+    const where = {
+      ...(vm ? { vmid: vm.vmid, node: vm.node } : {}),
+      ...(running && mem?.address ? { address: mem.address, addresses: mem.addresses ?? [mem.address] } : {}),
+    };
+    const note = p.ignoredNetworks.length > 0 ? ` (only its first network is attached: ${p.ignoredNetworks.join(', ')} not yet supported on Proxmox)` : '';
+    const mode = this.in.mode;
+    if (mode === 'expired') return vm ? { ...base, ...where, phase: running ? 'Deleting' : 'Stopped', reason: LabReasons.Expired } : { ...base, phase: 'Stopped', reason: LabReasons.Expired, message: 'removed at expiry' };
+    if (mode === 'stop') {
+      if (!vm) return { ...base, phase: 'Pending', reason: LabReasons.LabStopped, message: 'not made: the Lab is stopped' };
+      return { ...base, ...where, phase: running ? 'Ready' : 'Stopped', reason: LabReasons.LabStopped, ...(running ? { message: 'being stopped' } : {}) };
+    }
+    if (this.memory.nextRetryTime) return { ...base, ...where, phase: vm ? 'Creating' : 'Pending', reason: LabReasons.RolledBack, message: `rolled back; the next attempt starts at ${this.memory.nextRetryTime}` };
+    const refusal = this.memory.refusals.get(plan.name);
+    if (refusal && !(running && mem?.address)) return { ...base, ...where, phase: 'Failed', reason: refusal.reason, message: refusal.message };
+    const blockers = waitingFor(this.in.graph, plan.name, ready);
+    if (!vm) {
+      return blockers.length > 0
+        ? { ...base, phase: 'Pending', reason: LabReasons.WaitingForDependencies, message: `waits for ${blockers.join(', ')}` }
+        : { ...base, phase: 'Creating', reason: LabReasons.Provisioning, message: `being cloned from ${String(p.spec?.template)}` };
+    }
+    if (!running) {
+      if (blockers.length > 0) return { ...base, ...where, phase: 'Pending', reason: LabReasons.WaitingForDependencies, message: `waits for ${blockers.join(', ')}` };
+      return { ...base, ...where, phase: 'Booting', reason: LabReasons.Provisioning, message: `VM ${vm.vmid} is ${vm.status ?? 'not running'}: being started` };
+    }
+    if (!mem?.address) return { ...base, ...where, phase: 'Booting', reason: LabReasons.Provisioning, message: `VM ${vm.vmid} runs; waiting for its guest agent to report an address${note}` };
+    return { ...base, ...where, phase: 'Ready', reason: LabReasons.MachineReady, ...(note ? { message: `Ready${note}` } : {}) };
+  }
+
   private passwordLines(plan: MachinePlan): Array<{ user: string; password: string }> {
     return plan.users
       .filter((u) => u.auth === 'password')
@@ -385,6 +462,25 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       }
     }
     const ready = this.readySet(f.machines);
+    for (const plan of this.vmPlans()) {
+      const v = f.machines.find((x) => x.name === plan.name)!;
+      if (this.vmOf(plan).duplicates.length > 0) todo.push(`machine ${v.name}: duplicate VMs`);
+      if (v.phase === 'Ready' || v.phase === 'Pending' || v.reason === LabReasons.MachineNotSupported) continue;
+      if (v.phase === 'Failed') {
+        const refusal = this.memory.refusals.get(v.name);
+        if (refusal && refusal.retryAt <= this.in.now()) todo.push(`machine ${v.name}: to make again`);
+        continue;
+      }
+      if (waitingFor(this.in.graph, v.name, ready).length > 0) continue;
+      todo.push(`machine ${v.name}: ${v.message ?? v.phase}`);
+    }
+    for (const [host, w] of this.world) {
+      for (const m of w.machines) if (!this.in.plans.has(m.machine)) todo.push(`container of machine ${m.machine} on Host ${host}: no longer in the spec`);
+    }
+    for (const [name, inv] of this.inventories) {
+      const wanted = new Set(this.vmPlans().map((p) => p.proxmox!.owner.uid.toLowerCase()));
+      for (const uid of labVms(inv, this.in.owner.uid).keys()) if (!wanted.has(uid)) todo.push(`a VM on ${name} whose machine is no longer in the spec`);
+    }
     for (const v of f.machines) {
       const plan = this.in.plans.get(v.name)!;
       if (!plan.docker) continue;
@@ -439,6 +535,7 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     }
     // A deployment is under way while any machine is not Ready (the metric's start).
     if (!this.lastFacts || this.lastFacts.machines.some((m) => m.phase !== 'Ready')) this.memory.deployStartedMs ??= this.in.now();
+    await this.removeStrays(signal);
     await this.ensureNetworks(signal);
     // Passwords exist in the access Secret before any machine is given one.
     await this.in.writeAccess(this.lastFacts?.machines ?? []);
@@ -527,6 +624,7 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
   }
 
   private async bringUp(plan: MachinePlan, signal: AbortSignal): Promise<Outcome> {
+    if (plan.proxmox) return this.bringUpVm(plan, signal);
     if (!plan.docker) return 'failed';
     const eng = this.engineOf(plan);
     const host = plan.docker.hostName;
@@ -582,6 +680,57 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     return outcome;
   }
 
+  /** A VM: ensure (clone, config, disk) once, start, then the guest agent's address. */
+  private async bringUpVm(plan: MachinePlan, signal: AbortSignal): Promise<Outcome> {
+    const p = plan.proxmox!;
+    if (p.unsupported || !p.spec) return 'failed';
+    const vms = this.in.clusters.get(p.clusterName)!.handle.vms;
+    const mem = this.vmMemory(plan);
+    let { vm } = this.vmOf(plan);
+    const refusal = this.memory.refusals.get(plan.name);
+    if (refusal && refusal.retryAt > this.in.now() && !(vm?.status === 'running' && mem.address)) return 'failed';
+    try {
+      if (!vm || !mem.verified) {
+        const ensured = await vms.ensure(p.owner, p.spec, signal);
+        vm = ensured.vm;
+        mem.verified = true;
+        mem.vmid = vm.vmid;
+        if (ensured.created) this.in.events.event(this.in.lab, 'Normal', LabReasons.MachineCreated, `machine ${plan.name}: VM ${vm.vmid} cloned from ${String(p.spec.template)} on ${p.clusterName} (node ${vm.node})`);
+      }
+      if (vm.status !== 'running') {
+        await vms.start(vm, signal);
+        vm = { ...vm, status: 'running' };
+        delete mem.address;
+      }
+      this.memory.refusals.delete(plan.name);
+      const deadline = Date.now() + this.in.opts.stepWaitMs;
+      while (!mem.address) {
+        const addr = await vms.address(vm, signal);
+        if (addr.state === 'ready') {
+          mem.address = addr.primary;
+          mem.addresses = [...addr.ipv4, ...addr.ipv6];
+          break;
+        }
+        if (Date.now() >= deadline) return 'waiting';
+        await sleep(this.in.opts.stepPollMs, signal);
+      }
+    } catch (err) {
+      if (isEngineDown(err) || signal.aborted) throw err;
+      this.refuse(plan.name, err);
+      return 'failed';
+    }
+    const inv = this.inventories.get(p.clusterName);
+    if (inv) {
+      const list = inv.byOwner.get(p.owner.uid.toLowerCase()) ?? [];
+      inv.byOwner.set(p.owner.uid.toLowerCase(), [vm, ...list.filter((x) => x.vmid !== vm!.vmid)]);
+    }
+    if (!mem.readyAnnounced) {
+      mem.readyAnnounced = true;
+      this.in.events.event(this.in.lab, 'Normal', LabReasons.MachineReady, `machine ${plan.name} is Ready (VM ${vm.vmid}, ${mem.address})`);
+    }
+    return 'ready';
+  }
+
   private refuse(machine: string, err: unknown): void {
     const before = this.memory.refusals.get(machine);
     const failures = (before?.failures ?? 0) + 1;
@@ -627,6 +776,12 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       const running = (this.world.get(host)?.machines ?? []).filter((m) => m.state === 'running');
       await Promise.all(running.map((m) => eng.machines.stop(m.id, signal)));
     }));
+    await Promise.all([...this.in.clusters].map(async ([name, c]) => {
+      const inv = this.inventories.get(name);
+      const running = inv ? [...labVms(inv, this.in.owner.uid).values()].flat().filter((vm) => vm.status === 'running') : [];
+      await Promise.all(running.map((vm) => c.handle.vms.stop(vm, { graceMs: this.in.opts.vmStopGraceMs, signal })));
+    }));
+    for (const m of this.memory.vms.values()) delete m.address;
     await this.look(signal);
   }
 
@@ -642,6 +797,12 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       for (const i of images) await eng.machines.removeImage(i.id, signal);
       this.world.set(host, { networks: [], machines: [], images: [] });
     }));
+    await Promise.all([...this.in.clusters].map(async ([name, c]) => {
+      const inv = this.inventories.get(name) ?? (await c.handle.vms.inventory(signal));
+      await Promise.all([...labVms(inv, this.in.owner.uid).values()].flat().map((vm) => c.handle.vms.delete(vm, signal)));
+      for (const uid of labVms(inv, this.in.owner.uid).keys()) inv.byOwner.delete(uid);
+    }));
+    this.memory.vms.clear();
   }
 
   async delete(_obj: LabObject, signal: AbortSignal): Promise<void> {
@@ -666,11 +827,7 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       what = `reverted ${failed.join(', ')} to snapshot ${this.memory.snapshot!.name}`;
     } else if (this.memory.lastReadyTime) {
       const gone = [...new Set(failed.flatMap((n) => [n, ...dependentsOf(this.in.graph, n)]))];
-      for (const name of gone) {
-        const plan = this.in.plans.get(name)!;
-        const { container } = plan.docker ? this.containerOf(plan) : { container: undefined };
-        if (container) await this.engineOf(plan).machines.remove(container.id, signal);
-      }
+      for (const name of gone) await this.removeMachine(this.in.plans.get(name)!, signal);
       what = `removed ${gone.join(', ')}`;
     } else {
       await this.removeEverything(signal);
@@ -686,6 +843,47 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     delete this.memory.deployStartedMs;
     this.in.events.event(this.in.lab, 'Warning', LabReasons.RolledBack, `attempt ${attempt} failed (${why}); ${what}; the next attempt starts at ${this.memory.nextRetryTime}`);
     await this.look(signal);
+  }
+
+  /** Removes one machine's container or VM (rollback, a machine gone from the spec). */
+  private async removeMachine(plan: MachinePlan, signal: AbortSignal): Promise<void> {
+    if (plan.docker) {
+      const { container, duplicates } = this.containerOf(plan);
+      for (const c of [...(container ? [container] : []), ...duplicates]) {
+        await this.engineOf(plan).machines.remove(c.id, signal);
+        this.memory.containers.delete(c.id);
+      }
+    }
+    if (plan.proxmox) {
+      const { vm, duplicates } = this.vmOf(plan);
+      const vms = this.in.clusters.get(plan.proxmox.clusterName)!.handle.vms;
+      for (const v of [...(vm ? [vm] : []), ...duplicates]) await vms.delete(v, signal);
+      this.memory.vms.delete(plan.proxmox.owner.uid);
+      this.inventories.get(plan.proxmox.clusterName)?.byOwner.delete(plan.proxmox.owner.uid.toLowerCase());
+    }
+  }
+
+  /** Containers and VMs of machines the spec no longer has. */
+  private async removeStrays(signal: AbortSignal): Promise<void> {
+    for (const [host, w] of this.world) {
+      const eng = this.in.engines.get(host)!;
+      for (const m of w.machines.filter((x) => !this.in.plans.has(x.machine))) {
+        await eng.machines.remove(m.id, signal);
+        this.in.events.event(this.in.lab, 'Normal', KitReasons.Deleted, `machine ${m.machine} is no longer in the spec: removed its container ${m.name}`);
+      }
+      w.machines = w.machines.filter((x) => this.in.plans.has(x.machine));
+    }
+    const wanted = new Set(this.vmPlans().map((p) => p.proxmox!.owner.uid.toLowerCase()));
+    for (const [name, inv] of this.inventories) {
+      for (const [uid, vms] of labVms(inv, this.in.owner.uid)) {
+        if (wanted.has(uid)) continue;
+        for (const vm of vms) {
+          await this.in.clusters.get(name)!.handle.vms.delete(vm, signal);
+          this.in.events.event(this.in.lab, 'Normal', KitReasons.Deleted, `VM ${vm.vmid} on ${name} belongs to a machine no longer in the spec: removed it`);
+        }
+        inv.byOwner.delete(uid);
+      }
+    }
   }
 
   private async onAllReady(signal: AbortSignal): Promise<void> {
@@ -707,8 +905,14 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
     return images.find((i) => i.machine === plan.name && i.snapshot === name && (i.specHash === undefined || i.specHash === plan.docker!.hash));
   }
 
+  private vmSnapshotTaken(plan: MachinePlan): boolean {
+    const { vm } = this.vmOf(plan);
+    return Boolean(vm && this.memory.snapshot && this.vmSnapshots.get(vm.vmid)?.includes(this.memory.snapshot.name));
+  }
+
   private snapshotValid(): boolean {
-    return Boolean(this.memory.snapshot) && this.dockerPlans().every((p) => this.snapshotImage(p) !== undefined) && this.dockerPlans().length === this.in.plans.size;
+    if (!this.memory.snapshot) return false;
+    return [...this.in.plans.values()].every((p) => (p.docker ? this.snapshotImage(p) !== undefined : p.proxmox ? this.vmSnapshotTaken(p) : false));
   }
 
   private async takeSnapshot(signal: AbortSignal): Promise<void> {
@@ -718,6 +922,10 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       const { container } = this.containerOf(plan);
       if (container) await this.engineOf(plan).machines.commit(container.id, { owner: this.in.owner, machine: plan.name }, name, signal);
     }));
+    await Promise.all(this.vmPlans().map(async (plan) => {
+      const { vm } = this.vmOf(plan);
+      if (vm) await this.in.clusters.get(plan.proxmox!.clusterName)!.handle.vms.snapshot(vm, name, signal);
+    }));
     const previous = this.memory.snapshot?.name;
     this.memory.snapshot = { name, time: isoSeconds(now) };
     await this.look(signal);
@@ -726,9 +934,13 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       for (const [host, eng] of this.in.engines) {
         for (const i of this.world.get(host)?.images ?? []) if (i.snapshot !== name) await eng.machines.removeImage(i.id, signal);
       }
+      for (const plan of this.vmPlans()) {
+        const { vm } = this.vmOf(plan);
+        if (vm) await this.in.clusters.get(plan.proxmox!.clusterName)!.handle.vms.deleteSnapshot(vm, previous, signal);
+      }
       await this.look(signal);
     }
-    this.in.events.event(this.in.lab, 'Normal', LabReasons.SnapshotTaken, `snapshot ${name} of ${this.dockerPlans().length} machine(s) taken: the point ${REVERT_ANNOTATION} and Rollback go back to`);
+    this.in.events.event(this.in.lab, 'Normal', LabReasons.SnapshotTaken, `snapshot ${name} of ${this.in.plans.size} machine(s) taken: the point ${REVERT_ANNOTATION} and Rollback go back to`);
   }
 
   private async revertIfAsked(signal: AbortSignal): Promise<void> {
@@ -742,13 +954,24 @@ export class LabSession implements ExternalClient<LabObject, LabFacts> {
       return;
     }
     const token = createHash('sha256').update(request).digest('hex').slice(0, 16);
-    await Promise.all(this.dockerPlans().map((plan) => this.revertMachine(plan, token, signal)));
+    await Promise.all([...this.in.plans.values()].map((plan) => this.revertMachine(plan, token, signal)));
     this.memory.lastRevert = { request, time: isoSeconds(this.in.now()), snapshot: this.memory.snapshot!.name };
     this.in.events.event(this.in.lab, 'Normal', LabReasons.Reverted, `every machine is back at snapshot ${this.memory.snapshot!.name}, as ${REVERT_ANNOTATION}=${request} asked`);
   }
 
   /** Re-creates the machine's container from its snapshot image (once per token: a repeat finds it done). */
   private async revertMachine(plan: MachinePlan, token: string, signal: AbortSignal): Promise<void> {
+    if (plan.proxmox) {
+      // A Proxmox rollback of a snapshot without RAM leaves the VM stopped: the pass starts it.
+      const { vm } = this.vmOf(plan);
+      if (!vm || !this.memory.snapshot) return;
+      await this.in.clusters.get(plan.proxmox.clusterName)!.handle.vms.rollback(vm, this.memory.snapshot.name, signal);
+      const mem = this.vmMemory(plan);
+      delete mem.address;
+      const inv = this.inventories.get(plan.proxmox.clusterName);
+      inv?.byOwner.set(plan.proxmox.owner.uid.toLowerCase(), [{ ...vm, status: 'stopped' }]);
+      return;
+    }
     const image = this.snapshotImage(plan);
     if (!image || !plan.docker) return;
     const eng = this.engineOf(plan);
