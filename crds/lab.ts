@@ -147,7 +147,7 @@ const schedule = withRules(
   ],
 );
 
-export const labSpecSchema = withRules(
+const labSpecRules = withRules(
   z
     .strictObject({
       machines: listMap(machine, ['name'], 32).min(1).describe('The machines of the Lab.'),
@@ -160,7 +160,7 @@ export const labSpecSchema = withRules(
         .optional()
         .describe('How Outrigger logs in to the machines to run provisioning steps. Required when a machine has provision steps.'),
       schedule: schedule.optional(),
-      snapshotOnReady: z.boolean().default(false).describe('Snapshot every VM once all machines are Ready, as the point to roll back to.'),
+      snapshotOnReady: z.boolean().default(false).describe('Snapshot every machine once all are Ready (VMs: a Proxmox snapshot; containers: an image committed from each), as the point the annotation outrigger.dev/revert and failurePolicy Rollback go back to.'),
       failurePolicy: z
         .enum(['Rollback', 'Keep'])
         .default('Keep')
@@ -192,6 +192,122 @@ export const labSpecSchema = withRules(
   ],
 );
 
+/**
+ * Rules CEL cannot say within its cost budget (a cycle through dependsOn) or that need address
+ * arithmetic: checked by zod, so the admission webhook rejects them and the reconciler re-checks
+ * (on the embedded API, which runs no webhook, the Lab is Stalled with the same message).
+ */
+export const labSpecSchema = labSpecRules.superRefine((spec, ctx) => {
+  const cycle = dependencyCycle(spec.machines);
+  if (cycle) {
+    ctx.addIssue({ code: 'custom', path: ['machines'], input: spec.machines, message: `dependsOn forms a cycle (${cycle.join(' -> ')}): a machine cannot wait for itself; remove one of these dependencies` });
+  }
+  for (const problem of addressProblems(spec)) ctx.addIssue({ code: 'custom', path: problem.path, input: spec, message: problem.message });
+  const zone = spec.schedule?.timeZone;
+  if (zone && !knownTimeZone(zone)) ctx.addIssue({ code: 'custom', path: ['schedule', 'timeZone'], input: zone, message: `"${zone}" is not an IANA time zone: use one such as Europe/Berlin or UTC` });
+});
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first dependency cycle among the machines, as names from a machine back to itself; undefined when there is none. */
+export function dependencyCycle(machines: ReadonlyArray<{ name: string; dependsOn?: readonly string[] }>): string[] | undefined {
+  const deps = new Map(machines.map((m) => [m.name, m.dependsOn ?? []]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'visiting');
+    path.push(name);
+    for (const d of deps.get(name) ?? []) {
+      if (!deps.has(d)) continue; // a missing name is the CEL rule's to report
+      const found = visit(d);
+      if (found) return found;
+    }
+    path.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const m of machines) {
+    const found = visit(m.name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** An IPv4 address as a number, or undefined when it is not one. */
+export function ipv4ToNumber(address: string): number | undefined {
+  const parts = address.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^[0-9]{1,3}$/.test(p) || Number(p) > 255)) return undefined;
+  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+/** First and last address of an IPv4 cidr, or undefined for IPv6 and malformed values. */
+export function ipv4Range(cidr: string): { first: number; last: number; prefix: number } | undefined {
+  const [base, bits] = cidr.split('/');
+  const start = base === undefined ? undefined : ipv4ToNumber(base);
+  const prefix = Number(bits);
+  if (start === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
+  const size = 2 ** (32 - prefix);
+  const first = Math.floor(start / size) * size;
+  return { first, last: first + size - 1, prefix };
+}
+
+/** Static addresses that cannot work: outside the network's cidr, without a cidr, taken twice, or the network's own first/last address. */
+export function addressProblems(spec: Pick<LabSpecInput, 'machines' | 'networks'>): Array<{ path: PropertyKey[]; message: string }> {
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  const networks = new Map((spec.networks ?? []).map((n) => [n.name, n]));
+  const taken = new Map<string, string>();
+  spec.machines.forEach((m, i) => {
+    (m.networks ?? []).forEach((attachment, j) => {
+      if (!attachment.address) return;
+      const path = ['machines', i, 'networks', j, 'address'];
+      const net = networks.get(attachment.name);
+      if (!net) return; // the CEL rule names the missing network
+      const [ip, bits] = attachment.address.split('/');
+      if (!net.cidr) {
+        problems.push({ path, message: `network "${net.name}" has no cidr: give it one (spec.networks[].cidr) to use static addresses, or leave the address unset` });
+        return;
+      }
+      const range = ipv4Range(net.cidr);
+      const n = ip === undefined ? undefined : ipv4ToNumber(ip);
+      if (!range || n === undefined) {
+        problems.push({ path, message: 'static addresses are IPv4 (such as 10.10.0.10/24) on networks with an IPv4 cidr' });
+        return;
+      }
+      if (Number(bits) !== range.prefix) problems.push({ path, message: `prefix length /${bits} differs from network "${net.name}" (${net.cidr}): write ${ip}/${range.prefix}` });
+      else if (n < range.first || n > range.last) problems.push({ path, message: `${ip} is outside network "${net.name}" (${net.cidr})` });
+      else if (range.prefix < 31 && (n === range.first || n === range.last)) problems.push({ path, message: `${ip} is the network or broadcast address of ${net.cidr}: choose another` });
+      else if (range.prefix < 31 && n === range.first + 1) problems.push({ path, message: `${ip} is the first address of ${net.cidr}, which the network's gateway holds: choose another` });
+      else {
+        const key = `${net.name}/${ip}`;
+        const other = taken.get(key);
+        if (other) problems.push({ path, message: `${ip} on network "${net.name}" is already the address of machine "${other}"` });
+        else taken.set(key, m.name);
+      }
+    });
+  });
+  return problems;
+}
+
+const stepStatus = z
+  .strictObject({
+    name: text(63).describe('Step name (first-boot for the first-boot configuration).'),
+    state: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).describe('Pending, Running, Succeeded or Failed.'),
+    exitCode: z.number().int().optional().describe('Exit code (124 when the step ran out of time).'),
+    startTime: timestamp().optional().describe('When it started.'),
+    completionTime: timestamp().optional().describe('When it ended.'),
+    output: text(2048).optional().describe('The last lines of its output, secret values replaced by [redacted].'),
+  })
+  .describe('One step run on a machine.');
+
 const machineStatus = z
   .strictObject({
     name: text(63).describe('Machine name.'),
@@ -205,6 +321,10 @@ const machineStatus = z
     node: text(63).optional().describe('Proxmox node (VMs).'),
     containerId: text(128).optional().describe('Container id (containers).'),
     completedSteps: z.array(text(63)).max(32).optional().describe('Provisioning steps that have run.'),
+    steps: z.array(stepStatus).max(33).optional().describe('First boot and each provisioning step: state, exit code and the last lines of output.'),
+    provisionedVia: z.enum(['exec', 'ssh']).optional().describe('How first boot and provisioning reach the machine: ssh, or the engine\'s exec for containers (their isolated networks are not reachable from the controller).'),
+    hostKey: text(8192).optional().describe('The machine\'s SSH host key, learned at first contact and pinned (also in the access Secret\'s known_hosts).'),
+    reason: text(64).optional().describe('Why the machine is in its phase, as a reason from docs/reasons.md.'),
     message: text(4096).optional().describe('Why the machine is not Ready.'),
   })
   .describe('Observed state of one machine.');
@@ -228,9 +348,38 @@ export const labStatusSchema = statusSchema('Observed state of a Lab.', {
     })
     .optional()
     .describe('The snapshot taken when the Lab became Ready.'),
+  lastRevert: z
+    .strictObject({
+      request: text(253).optional().describe('The value of the outrigger.dev/revert annotation that asked for it (each value is carried out once).'),
+      time: timestamp().optional().describe('When every machine was back at the snapshot.'),
+      snapshot: text(64).optional().describe('The snapshot reverted to.'),
+    })
+    .optional()
+    .describe('The last revert to the snapshot.'),
+  networks: z
+    .array(
+      z
+        .strictObject({
+          name: text(63).describe('Lab network name.'),
+          id: text(128).optional().describe('Docker network id.'),
+          cidr: text(64).optional().describe('Address range in use.'),
+          isolated: z.boolean().optional().describe('No route out, no traffic from other Labs.'),
+        })
+        .describe('One network of the Lab as made.'),
+    )
+    .max(32)
+    .optional()
+    .describe('The networks as made.'),
+  nextAction: text(16).optional().describe('The next scheduled action: Stop, Start or Expire.'),
+  nextActionTime: timestamp().optional().describe('When the next scheduled action is due.'),
+  stateReason: text(512).optional().describe('Why the Lab runs or not right now (spec.state, the daily schedule, expiry).'),
+  lastReadyTime: timestamp().optional().describe('When every machine was last Ready.'),
+  attempt: z.number().int().min(0).optional().describe('Deployment attempts so far (failurePolicy Rollback retries).'),
+  nextRetryTime: timestamp().optional().describe('When a rolled-back deployment is tried again.'),
 });
 
 export type LabSpec = z.infer<typeof labSpecSchema>;
+type LabSpecInput = z.input<typeof labSpecRules>;
 export type LabStatus = z.infer<typeof labStatusSchema>;
 export interface Lab {
   apiVersion: 'outrigger.dev/v1alpha1';
@@ -263,9 +412,9 @@ export const labKind: KindDefinition<typeof labSpecSchema, typeof labStatusSchem
   status: labStatusSchema,
   references: labReferences,
   printerColumns: [
-    { name: 'Machines', type: 'string', jsonPath: '.status.readyMachines', description: 'Ready machines out of all.' },
+    { name: 'Ready', type: 'string', jsonPath: '.status.readyMachines', description: 'Ready machines out of all, such as 3/5.' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Observed phase.' },
-    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Ready condition.' },
+    { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Reason of the Ready condition.' },
     { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt', description: 'When the Lab expires.' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],

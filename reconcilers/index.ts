@@ -7,6 +7,7 @@ import { hostRef, secretRef } from './common/kinds.ts';
 import { protectReferents } from './common/in-use.ts';
 import type { OutboundConfig } from './net/index.ts';
 import { hostRegistration } from './host/index.ts';
+import { labRegistration } from './lab/index.ts';
 import { proxyRouteRegistration } from './proxyroute/index.ts';
 import { workspaceRegistration } from './workspace/index.ts';
 
@@ -23,6 +24,7 @@ const registrations: Array<{ kind: string; register: RegisterReconciler }> = [
   hostRegistration,
   proxyRouteRegistration,
   workspaceRegistration,
+  labRegistration,
 ];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {

@@ -15,6 +15,7 @@ const LAYERS: Record<string, string> = {
   host: 'Host',
   workspace: 'Workspace',
   proxyroute: 'ProxyRoute',
+  lab: 'Lab',
 };
 
 export function renderReasonsDoc(): string {

@@ -10,6 +10,7 @@ export const DockerReasons = defineReasons('docker', {
   ImageNotFound: 'The image is not on the engine and could not be pulled: build or load it there, or fix spec.image',
   PortInUse: 'A fixed host port is already taken on the engine: choose another hostPort',
   Timeout: 'The engine answered, but the call took longer than allowed; retried',
+  NetworkOverlaps: 'A network\'s cidr overlaps a network already on the engine (another Lab\'s, or one made by hand): choose another cidr; retried until it is free',
 });
 
 /** Docker-specific codes next to the shared catalog's. */

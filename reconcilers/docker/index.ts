@@ -1,5 +1,5 @@
-// Public surface of the Docker provider. The Workspace reconciler imports from here only.
-export { Engine, connectionKey, describeConnection, type EngineConnection, type EngineFlavor, type EngineOptions, type TlsMaterial } from './engine.ts';
+// Public surface of the Docker provider. The Workspace and Lab reconcilers import from here only.
+export { Engine, cheapToInspect, connectionKey, describeConnection, type EngineConnection, type EngineFlavor, type EngineOptions, type TlsMaterial } from './engine.ts';
 export { EngineRegistry, type EngineRegistryOptions } from './registry.ts';
 export { EngineWatcher, type WatcherOptions } from './watcher.ts';
 export { ContainerCache, type ContainerChange, type ObservedContainer, type PublishedPort, type ContainerStateName } from './cache.ts';
@@ -38,3 +38,17 @@ export { Labels, DEFAULT_INSTANCE, ownerFromLabels, ownerKey, ownerLabels, type 
 export { canonicalJson, specHash } from './spec-hash.ts';
 export { StreamAgent, type ConnectStream } from './stream-agent.ts';
 export { hostEngineConnection } from './host.ts';
+export { DockerNetworks, INHIBIT_IPV4, dockerNetworkName, gatewayOf, networkDrift, overlapError, overlaps, renderNetworkCreate, type NetworkSpec, type ObservedNetwork } from './networks.ts';
+export {
+  DockerMachines,
+  REVERT_LABEL,
+  machineContainerName,
+  machineSpecHash,
+  renderMachineCreate,
+  snapshotRepository,
+  type MachineAttachment,
+  type MachineContainerSpec,
+  type MachineNetworks,
+  type ObservedMachine,
+  type SnapshotImage,
+} from './machines.ts';

@@ -18,11 +18,17 @@ export const Labels = {
   ownerUid: 'dev.outrigger.owner.uid',
   /** specHash() of the container-relevant spec the container was created from. */
   specHash: 'dev.outrigger.spec-hash',
+  /** The Lab machine a container (or snapshot image) is, and the Lab network a network is. */
+  labMachine: 'dev.outrigger.lab.machine',
+  labNetwork: 'dev.outrigger.lab.network',
+  /** The snapshot image a Lab machine's container was made from, when it was. */
+  labSnapshot: 'dev.outrigger.lab.snapshot',
 } as const;
 
 export const DEFAULT_INSTANCE = 'outrigger';
 
-export type Role = 'workspace' | 'home';
+/** workspace/home: a Workspace's container and volume; lab-*: a Lab's machines, networks and snapshot images. */
+export type Role = 'workspace' | 'home' | 'lab-machine' | 'lab-network' | 'lab-snapshot';
 
 /** The Kubernetes object a Docker object belongs to. */
 export interface Owner {

@@ -9,10 +9,12 @@ import type { Logger } from '../../controller/logger.ts';
 import { ContainerCache, observedFromList, type ContainerChange, type DockerEvent, type ObservedContainer } from './cache.ts';
 import type { Engine } from './engine.ts';
 import { dockerError } from './errors.ts';
-import { DEFAULT_INSTANCE, instanceFilter } from './labels.ts';
+import { DEFAULT_INSTANCE, instanceFilter, type Role } from './labels.ts';
 
 export interface WatcherOptions {
   instance?: string;
+  /** Which containers to watch (default workspace containers; Labs watch their machines). */
+  role?: Role;
   /** Period of the fallback list. Default 30 s. */
   resyncMs?: number;
   backoff?: BackoffOptions;
@@ -29,6 +31,7 @@ export class EngineWatcher {
   readonly cache = new ContainerCache();
   private readonly engine: Engine;
   private readonly instance: string;
+  private readonly role: Role;
   private readonly resyncMs: number;
   private readonly backoff: BackoffOptions;
   private readonly clock: Clock;
@@ -50,6 +53,7 @@ export class EngineWatcher {
   constructor(engine: Engine, opts: WatcherOptions = {}) {
     this.engine = engine;
     this.instance = opts.instance ?? DEFAULT_INSTANCE;
+    this.role = opts.role ?? 'workspace';
     this.resyncMs = opts.resyncMs ?? 30_000;
     // A reconnect attempt is one cheap call: trying every few seconds finds an engine that came back
     // within moments, which is when its Workspaces recover.
@@ -155,7 +159,7 @@ export class EngineWatcher {
     try {
       const containers = await this.engine.call(
         'list containers',
-        (abortSignal) => this.engine.docker.listContainers({ all: true, filters: { label: instanceFilter(this.instance, 'workspace') }, abortSignal }),
+        (abortSignal) => this.engine.docker.listContainers({ all: true, filters: { label: instanceFilter(this.instance, this.role) }, abortSignal }),
         this.abort.signal,
       );
       this.resyncs += 1;
@@ -209,7 +213,7 @@ export class EngineWatcher {
     let attempt = 0;
     while (this.running) {
       try {
-        const filters = { type: ['container'], label: instanceFilter(this.instance, 'workspace'), event: EVENT_ACTIONS };
+        const filters = { type: ['container'], label: instanceFilter(this.instance, this.role), event: EVENT_ACTIONS };
         const { stream, release } = await this.openEvents(filters);
         this.isConnected = true;
         attempt = 0;

@@ -3,9 +3,10 @@
 // out a new engine for a Host (its connection settings changed), the old watcher stops and a new
 // one starts. Every change the watcher reports is handed to `onChange` (the controller enqueues the
 // owning Workspace's key), which is how drift is noticed within moments rather than at the next poll.
-import { inspect } from 'node:util';
 import type { Logger } from '../../controller/index.ts';
-import { EngineWatcher, WorkspaceContainers, type ContainerChange, type Engine } from '../docker/index.ts';
+import { EngineWatcher, WorkspaceContainers, cheapToInspect, type ContainerChange, type Engine } from '../docker/index.ts';
+
+export { cheapToInspect };
 
 export interface EngineBundle {
   hostUid: string;
@@ -94,19 +95,5 @@ export class EngineWatchers {
     this.bundles.delete(hostUid);
     bundle.unsubscribe();
     void bundle.watcher.stop();
-  }
-}
-
-/**
- * docker-modem 5 formats every request's options with util.inspect(showHidden, depth: null) for a
- * debug line, whether debugging is on or not; the options carry the engine's keep-alive agent, and
- * inspecting it (every pooled socket, deeply) costs around 100 ms of CPU per Docker call once a few
- * dozen sockets are pooled. Giving the agent a one-word inspection removes that cost.
- * (Belongs in docker/engine.ts; applied here until it moves there.)
- */
-export function cheapToInspect(engine: Engine): void {
-  const agent = (engine.docker.modem as unknown as { agent?: object }).agent;
-  if (agent && !Object.prototype.hasOwnProperty.call(agent, inspect.custom)) {
-    Object.defineProperty(agent, inspect.custom, { value: () => '[docker engine agent]', enumerable: false });
   }
 }

@@ -64,9 +64,9 @@ describe('chart: controller RBAC', () => {
     }
   });
 
-  it('writes status only through the status subresource; of Secrets it may only patch (the in-use finalizer), never create, update or delete', () => {
+  it('writes status only through the status subresource; of Secrets it may patch (the in-use finalizer) and create and update (a Lab\'s access Secret), never delete', () => {
     for (const r of rules) {
-      if (r.resources.includes('secrets')) assert.deepEqual(r.verbs, ['get', 'list', 'watch', 'patch']);
+      if (r.resources.includes('secrets')) assert.deepEqual(r.verbs, ['get', 'list', 'watch', 'patch', 'create', 'update']);
       for (const res of r.resources.filter((x) => x.endsWith('/status'))) assert.deepEqual(r.verbs, ['update'], res);
     }
   });

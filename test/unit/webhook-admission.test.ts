@@ -222,6 +222,22 @@ describe('webhook: immutable fields', () => {
     assert.equal(r.status?.details?.causes?.length, 1);
     assert.match(r.status!.message, /^spec\.machines\[1\]\.docker\.hostRef\.name: is immutable \(machine "db" lives on Host "local"\)/);
   });
+
+  it('rejects a Lab whose dependsOn forms a cycle, or names a missing machine, and a static address outside its network', async () => {
+    const m = (name: string, extra: Record<string, unknown> = {}) => ({ name, docker: { hostRef: { name: 'local' }, image: 'debian:12' }, ...extra });
+    const lab = (spec: Record<string, unknown>): Obj => ({ kind: 'Lab', metadata: meta('lab'), spec });
+    const cycle = await validate(lookup, 'CREATE', lab({ machines: [m('a', { dependsOn: ['c'] }), m('b', { dependsOn: ['a'] }), m('c', { dependsOn: ['b'] })] }));
+    assert.equal(cycle.allowed, false);
+    assert.equal(cycle.status?.message, 'spec.machines: dependsOn forms a cycle (a -> c -> b -> a): a machine cannot wait for itself; remove one of these dependencies');
+    const missing = await validate(lookup, 'CREATE', lab({ machines: [m('a', { dependsOn: ['ghost'] })] }));
+    assert.equal(missing.allowed, false);
+    assert.match(missing.status!.message, /^spec\.machines: dependsOn must name other machines of this Lab/);
+    const outside = await validate(lookup, 'CREATE', lab({ networks: [{ name: 'lan', cidr: '10.10.0.0/24' }], machines: [m('a', { networks: [{ name: 'lan', address: '10.20.0.5/24' }] })] }));
+    assert.equal(outside.allowed, false);
+    assert.equal(outside.status?.message, 'spec.machines[0].networks[0].address: 10.20.0.5 is outside network "lan" (10.10.0.0/24)');
+    const fine = await validate(lookup, 'CREATE', lab({ machines: [m('a'), m('b', { dependsOn: ['a'] })] }));
+    assert.equal(fine.allowed, true, fine.status?.message);
+  });
 });
 
 describe('webhook: references', () => {
