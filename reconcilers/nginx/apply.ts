@@ -234,6 +234,8 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   }
   await conn.files.mkdirp(posix.join(dir, 'routes'), op);
   await conn.files.mkdirp(posix.join(dir, 'generations'), op);
+  // Every route's access log (nginx opens it at test and reload; an Alert's errorRate reads it).
+  await conn.files.mkdirp(posix.join(dir, 'logs'), { mode: 0o755, ...op });
 
   // ---- write ----
   const toWrite: RenderedFile[] = [];
