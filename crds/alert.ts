@@ -281,6 +281,8 @@ export const alertStatusSchema = statusSchema('Observed state of an Alert.', {
         .strictObject({
           fingerprint: text(16).describe('Stable identity of the alert: a hash of its labels (as Alertmanager computes one).'),
           rule: text(63).describe('Rule name.'),
+          type: z.enum(['containerDown', 'restartLooping', 'certificateExpiring', 'httpProbe', 'errorRate']).describe('The rule\'s condition.'),
+          severity: z.enum(['Critical', 'Warning', 'Info']).describe('The rule\'s severity when the alert started.'),
           target: text(2048).describe('What the rule watched: kind/name[/machine] or the probe URL.'),
           state: alertState.describe('Pending (waiting for the rule\'s for), Firing, or Resolved (kept until the resolve is notified).'),
           activeAt: timestamp().describe('When the condition started to hold.'),
@@ -304,6 +306,7 @@ export const alertStatusSchema = statusSchema('Observed state of an Alert.', {
           group: text(512).describe('Group key: the groupBy labels (empty: the whole Alert).'),
           groupSince: timestamp().optional().describe('When the group got its first firing alert (group_wait counts from here).'),
           nextFlushAt: timestamp().optional().describe('When the group is next looked at for a notification.'),
+          flushedAt: timestamp().optional().describe('When the group was last looked at.'),
           sentAt: timestamp().optional().describe('When the last notification of this group went out.'),
           key: text(64).optional().describe('Idempotency key of the last notification sent.'),
           firing: z.array(text(64)).max(2048).optional().describe('Fingerprints (with stage) the last notification told as firing.'),

@@ -8,6 +8,7 @@ import { protectReferents } from './common/in-use.ts';
 import { hostRegistration } from './host/index.ts';
 import { proxyRouteRegistration } from './proxyroute/index.ts';
 import { workspaceRegistration } from './workspace/index.ts';
+import { alertRegistration } from './alert/index.ts';
 
 export interface ReconcilerOptions {
   /** Only watch this namespace (default: all namespaces). */
@@ -20,6 +21,7 @@ const registrations: Array<{ kind: string; register: RegisterReconciler }> = [
   hostRegistration,
   proxyRouteRegistration,
   workspaceRegistration,
+  alertRegistration,
 ];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {

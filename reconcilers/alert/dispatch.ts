@@ -53,7 +53,8 @@ export interface PlanInput {
   uid: string;
   records: ReadonlyMap<string, AlertRecord>;
   entries: readonly DispatchEntry[];
-  groupBy: readonly GroupByLabel[];
+  /** The groupBy labels of a receiver's groups (receivers that group themselves: none). */
+  groupByOf(receiver: string): readonly GroupByLabel[];
   /** The receivers a record goes to (its rule's, or all). */
   receiversOf(record: AlertRecord): readonly string[];
   timingOf(receiver: string): DispatchTiming;
@@ -79,12 +80,12 @@ const subset = (xs: readonly string[], of: readonly string[]): boolean => { cons
 const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The alerts each receiver's groups hold now. */
-export function currentGroups(input: Pick<PlanInput, 'records' | 'groupBy' | 'receiversOf'>): Map<string, Current> {
+export function currentGroups(input: Pick<PlanInput, 'records' | 'groupByOf' | 'receiversOf'>): Map<string, Current> {
   const out = new Map<string, Current>();
   for (const rec of input.records.values()) {
     if (rec.state === 'Pending' || rec.inhibited || rec.silenced) continue;
-    const group = groupLabelsKey(input.groupBy, rec.identity);
     for (const receiver of input.receiversOf(rec)) {
+      const group = groupLabelsKey(input.groupByOf(receiver), rec.identity);
       const id = entryId({ receiver, group });
       let cur = out.get(id);
       if (!cur) out.set(id, (cur = { receiver, group, firing: [], resolved: [] }));
@@ -172,10 +173,9 @@ function doneRecords(input: PlanInput, entries: DispatchEntry[]): string[] {
   const done: string[] = [];
   for (const rec of input.records.values()) {
     if (rec.state !== 'Resolved') continue;
-    const group = groupLabelsKey(input.groupBy, rec.identity);
     const muted = rec.inhibited || rec.silenced;
     const finished = input.receiversOf(rec).every((receiver) => {
-      const e = byId.get(entryId({ receiver, group }));
+      const e = byId.get(entryId({ receiver, group: groupLabelsKey(input.groupByOf(receiver), rec.identity) }));
       if (!e) return true;
       if (e.pending && (e.pending.resolved.includes(rec.fingerprint) || e.pending.firing.some((f) => f.startsWith(rec.fingerprint)))) return false;
       if (muted) return true;

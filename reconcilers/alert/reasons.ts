@@ -3,7 +3,6 @@
 import { defineReasons } from '../../controller/reasons.ts';
 
 export const AlertReasons = defineReasons('alert', {
-  Evaluating: 'Every rule is evaluated and every target exists',
   TargetNotFound: 'A rule names a target that does not exist (yet); the other rules are evaluated, and this one starts when the target appears',
   ReceiverNotReady: 'A receiver cannot be used yet (its Secret or key is missing, or its URL is unusable); notifications for it wait and are sent once it is fixed',
   AlertFiring: 'A rule started firing for a target',

@@ -33,7 +33,6 @@ export class HttpProber {
 
   /** `field` names the rule (spec.rules[2].httpProbe.url): the guard's refusals say it; one pool per field. */
   async probe(spec: ProbeSpec, field: string, signal?: AbortSignal): Promise<Evaluation> {
-    const started = performance.now();
     const timeout = AbortSignal.timeout(spec.timeoutMs);
     try {
       const res = await request(spec.url, {
@@ -45,10 +44,9 @@ export class HttpProber {
         headers: { 'user-agent': 'outrigger-alert-probe' },
       });
       await res.body.dump();
-      const ms = Math.round(performance.now() - started);
       const ok = res.statusCode >= spec.expectedStatus.min && res.statusCode <= spec.expectedStatus.max;
       const expected = `${spec.expectedStatus.min}-${spec.expectedStatus.max}`;
-      return { active: !ok, message: `${spec.method} ${spec.url} answered ${res.statusCode} in ${ms} ms${ok ? '' : ` (expected ${expected})`}` };
+      return { active: !ok, message: `${spec.method} ${spec.url} answered ${res.statusCode}${ok ? '' : ` (expected ${expected})`}` };
     } catch (err) {
       if (signal?.aborted) throw err;
       const why = timeout.aborted ? `timed out after ${spec.timeoutMs} ms` : describeFailure(err);
