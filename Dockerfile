@@ -37,6 +37,7 @@ COPY crds ./crds
 COPY reconcilers ./reconcilers
 COPY webhooks ./webhooks
 COPY embedded ./embedded
+COPY pki ./pki
 # Files stay root-owned and read-only to the process; it writes nothing outside /tmp (an emptyDir
 # in the chart), so the root filesystem can be mounted read-only. A numeric user, so Kubernetes
 # can verify runAsNonRoot.

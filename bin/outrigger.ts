@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { runControllerProcess } from '../controller/main.ts';
 import { registerReconcilers } from '../reconcilers/index.ts';
+import { createOutboundGuard, splitList, type OutboundConfig } from '../reconcilers/net/index.ts';
 import { runStandalone } from './standalone.ts';
 
 const usage = `usage: outrigger <command> [flags]
@@ -18,6 +19,11 @@ commands:
                --kubeconfig PATH          run against the cluster in this kubeconfig instead
                --http-bind-address H:P    /healthz, /readyz and /metrics (default 127.0.0.1:8080)
                --log-level LEVEL          debug, info, warn, error (default info)
+               --allow-outbound-cidr CIDR  a network the controller may reach on a user's behalf besides
+                                          public addresses, e.g. 10.0.0.0/8 (repeatable; also
+                                          $OUTRIGGER_ALLOW_OUTBOUND_CIDRS, comma-separated)
+               --dns-server ADDR[:PORT]   DNS server for names from users' objects (repeatable; also
+                                          $OUTRIGGER_DNS_SERVERS; default: the system's resolver)
   controller   run the controller against a Kubernetes API
                --kubeconfig PATH          kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
                --namespace NS             only reconcile objects in NS (default: all)
@@ -26,6 +32,11 @@ commands:
                --leader-election-id NAME  the Lease's name (default outrigger-controller)
                --http-bind-address H:P    /healthz, /readyz and /metrics (default 0.0.0.0:8080)
                --log-level LEVEL          debug, info, warn, error (default info)
+               --allow-outbound-cidr CIDR  a network the controller may reach on a user's behalf besides
+                                          public addresses, e.g. 10.0.0.0/8 (repeatable; also
+                                          $OUTRIGGER_ALLOW_OUTBOUND_CIDRS, comma-separated)
+               --dns-server ADDR[:PORT]   DNS server for names from users' objects (repeatable; also
+                                          $OUTRIGGER_DNS_SERVERS; default: the system's resolver)
   webhook      run the validating and defaulting admission webhook over TLS
                --kubeconfig PATH          kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
                --bind-address H:P         TLS admission endpoint (default 0.0.0.0:9443)
@@ -43,7 +54,27 @@ commands:
   workspaces-from-csv  turn a CSV of users into Workspace manifests for kubectl apply
                --file users.csv --host HOST --image IMAGE [--class NAME] [--namespace NS]
                (outrigger workspaces-from-csv --help for the columns and every flag)
+
+Logs go to stdout: readable lines on a terminal, one JSON object a line otherwise (LOG_FORMAT=json
+or LOG_FORMAT=pretty chooses; LOG_LEVEL sets the default level).
 `;
+
+const outboundFlags = {
+  'allow-outbound-cidr': { type: 'string', multiple: true, default: splitList(process.env.OUTRIGGER_ALLOW_OUTBOUND_CIDRS) },
+  'dns-server': { type: 'string', multiple: true, default: splitList(process.env.OUTRIGGER_DNS_SERVERS) },
+} as const;
+
+/** The operator's outbound settings, checked before anything starts (a bad range exits with 2). */
+function outboundConfig(values: { 'allow-outbound-cidr': string[]; 'dns-server': string[] }): OutboundConfig {
+  const config = { allowCidrs: values['allow-outbound-cidr'].flatMap(splitList), dnsServers: values['dns-server'].flatMap(splitList) };
+  try {
+    createOutboundGuard(config);
+  } catch (err) {
+    process.stderr.write(`--allow-outbound-cidr / --dns-server: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  return config;
+}
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
@@ -57,11 +88,13 @@ switch (command) {
         kubeconfig: { type: 'string' },
         'http-bind-address': { type: 'string', default: '127.0.0.1:8080' },
         'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+        ...outboundFlags,
       },
       strict: true,
     });
+    const outbound = outboundConfig(values);
     if (values.cluster || values.kubeconfig) {
-      await runControllerProcess({ kubeconfig: values.kubeconfig, httpBindAddress: values['http-bind-address'], logLevel: values['log-level'] }, registerReconcilers);
+      await runControllerProcess({ kubeconfig: values.kubeconfig, httpBindAddress: values['http-bind-address'], logLevel: values['log-level'] }, (m, o) => registerReconcilers(m, { ...o, outbound }));
       break;
     }
     const port = values.port === undefined ? undefined : Number(values.port);
@@ -69,7 +102,7 @@ switch (command) {
       process.stderr.write(`--port must be a whole number from 0 to 65535, got "${values.port}"\n`);
       process.exit(2);
     }
-    await runStandalone({ stateDir: values['state-dir'], port, httpBindAddress: values['http-bind-address'], logLevel: values['log-level'] });
+    await runStandalone({ stateDir: values['state-dir'], port, httpBindAddress: values['http-bind-address'], logLevel: values['log-level'], outbound });
     break;
   }
   case 'controller': {
@@ -83,9 +116,11 @@ switch (command) {
         'leader-election-id': { type: 'string', default: 'outrigger-controller' },
         'http-bind-address': { type: 'string', default: '0.0.0.0:8080' },
         'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+        ...outboundFlags,
       },
       strict: true,
     });
+    const outbound = outboundConfig(values);
     await runControllerProcess({
       kubeconfig: values.kubeconfig,
       namespace: values.namespace,
@@ -94,7 +129,7 @@ switch (command) {
       leaderElectionId: values['leader-election-id'],
       httpBindAddress: values['http-bind-address'],
       logLevel: values['log-level'],
-    }, registerReconcilers);
+    }, (m, o) => registerReconcilers(m, { ...o, outbound }));
     break;
   }
   case 'webhook': {

@@ -5,12 +5,15 @@ import { relative } from 'node:path';
 import { runControllerProcess } from '../controller/main.ts';
 import { DEFAULT_PORT, DEFAULT_STATE_DIR, startEmbeddedServer } from '../embedded/start.ts';
 import { registerReconcilers } from '../reconcilers/index.ts';
+import type { OutboundConfig } from '../reconcilers/net/index.ts';
 
 export interface StandaloneOptions {
   stateDir?: string;
   port?: number;
   httpBindAddress?: string;
   logLevel?: string;
+  /** Allowed outbound ranges and DNS servers (the operator's, never a user's). */
+  outbound?: OutboundConfig;
 }
 
 export async function runStandalone(opts: StandaloneOptions): Promise<void> {
@@ -42,5 +45,5 @@ Use it with kubectl:
     httpBindAddress: opts.httpBindAddress ?? '127.0.0.1:8080',
     logLevel: opts.logLevel,
     afterStop: () => api.close(),
-  }, registerReconcilers);
+  }, (manager, o) => registerReconcilers(manager, { ...o, outbound: opts.outbound }));
 }

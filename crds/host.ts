@@ -7,6 +7,7 @@ import {
   address,
   countSet,
   exactlyOneCel,
+  listMap,
   port,
   secretKeyRef,
   secretReference,
@@ -39,6 +40,29 @@ const sshSpec = z
   })
   .describe('How to reach the host over SSH. One connection per Host is shared by everything that uses it.');
 
+/** setrlimit resources as Docker names them (the provider validates the same list). */
+export const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'] as const;
+
+const ulimitBound = (description: string) => z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).describe(`${description} -1 is unlimited.`);
+
+const ulimit = withRules(
+  z
+    .strictObject({
+      name: z.enum(ULIMIT_NAMES).describe('The resource, as `ulimit` and Docker name it: nofile (open files), nproc (processes of the user), memlock, core, stack, ...'),
+      soft: ulimitBound('The soft limit, the one enforced.'),
+      hard: ulimitBound('The hard limit, up to which a process may raise its soft limit; at most the machine\'s own hard limit.'),
+    })
+    .describe('One resource limit.'),
+  [
+    {
+      rule: 'self.hard == -1 || (self.soft != -1 && self.soft <= self.hard)',
+      message: 'soft must not exceed hard',
+      fieldPath: '.soft',
+      holds: (u) => u.hard === -1 || (u.soft !== -1 && u.soft <= u.hard),
+    },
+  ],
+);
+
 const dockerSpec = withRules(
   z
     .strictObject({
@@ -63,6 +87,11 @@ const dockerSpec = withRules(
         })
         .optional()
         .describe('The Docker engine on the remote host, through the Host\'s SSH connection to its unix socket. Requires spec.ssh.'),
+      ulimits: listMap(ulimit, ['name'], ULIMIT_NAMES.length)
+        .optional()
+        .describe(
+          'Resource limits (setrlimit) of every Workspace container on this engine. Unset: the engine\'s defaults (Docker passes on its own limits; Podman sets nofile and nproc from its containers.conf, 1048576 without one, which fails where the machine\'s hard limits are lower). On Podman, setting any limit here replaces all of containers.conf\'s default_ulimits, so set nofile and nproc together. A change re-creates the containers (homes are kept).',
+        ),
     })
     .describe('How to reach the host\'s Docker engine. Exactly one of unix, tcp or ssh.'),
   [

@@ -57,7 +57,7 @@ const upstream = withRules(
     .strictObject({
       address: withRules(
         address().describe(
-          'Host name or IP address of the upstream, as seen from the Host running nginx. Names are resolved when requests arrive, so an unresolvable name makes this route answer 502 instead of breaking nginx.',
+          'Host name or IP address of the upstream, as seen from the Host running nginx. A name is resolved by the controller at every reconcile (and every minute); its addresses are checked and written into the configuration, so nginx itself never resolves it. A name without addresses, or with a link-local, unspecified or cloud metadata address among them, keeps this version of the route from being applied.',
         ),
         [
           {

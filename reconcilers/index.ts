@@ -5,6 +5,7 @@ import type { Manager } from '../controller/index.ts';
 import { createPlatform, type Platform } from './platform.ts';
 import { hostRef, secretRef } from './common/kinds.ts';
 import { protectReferents } from './common/in-use.ts';
+import type { OutboundConfig } from './net/index.ts';
 import { hostRegistration } from './host/index.ts';
 import { proxyRouteRegistration } from './proxyroute/index.ts';
 import { workspaceRegistration } from './workspace/index.ts';
@@ -13,6 +14,8 @@ import { alertRegistration } from './alert/index.ts';
 export interface ReconcilerOptions {
   /** Only watch this namespace (default: all namespaces). */
   namespace?: string;
+  /** The operator's settings for outbound connections (allowed ranges, DNS servers). */
+  outbound?: OutboundConfig;
 }
 
 export type RegisterReconciler = (platform: Platform) => void;

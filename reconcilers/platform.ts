@@ -1,7 +1,8 @@
 // What every reconciler in one controller process shares: the informers for Hosts and Secrets, the
-// Secret reader, one SSH connection pool and one Docker engine registry, and the reference index
-// (who names which Host or Secret). Built once per manager and closed with it. A Host's pooled
-// connections close when the Host is gone.
+// Secret reader, one SSH connection pool, one Docker engine registry, the reference index (who
+// names which Host or Secret), and the outbound guard every connection made on a user's behalf
+// goes through (net/). Built once per manager and closed with it. A Host's pooled connections
+// close when the Host is gone.
 import type { Controller, Informer, KubeObject, Manager } from '../controller/index.ts';
 import type { Holders } from './common/in-use.ts';
 import { hostKind, type Host } from '../crds/index.ts';
@@ -11,6 +12,7 @@ import { ReferenceIndex } from './common/references.ts';
 import { HostConnections } from './hosts.ts';
 import { ContainerHistory, EngineRegistry } from './docker/index.ts';
 import { SshPool } from './ssh/index.ts';
+import { createOutboundGuard, type OutboundConfig, type OutboundGuard } from './net/index.ts';
 
 export interface Platform {
   manager: Manager;
@@ -28,9 +30,11 @@ export interface Platform {
   holders: Holders[];
   /** The in-use protection controllers, by referent kind (set once every kind is registered). */
   protection: Partial<Record<string, Controller<KubeObject>>>;
+  /** The guarded lookup (operator's allowed ranges and DNS servers): `outbound.lookupFor(field)`. */
+  outbound: OutboundGuard;
 }
 
-export function createPlatform(manager: Manager, opts: { namespace?: string } = {}): Platform {
+export function createPlatform(manager: Manager, opts: { namespace?: string; outbound?: OutboundConfig } = {}): Platform {
   const hosts = manager.informer<Host>(hostRef, { namespace: opts.namespace });
   const secrets = manager.informer<SecretObject>(secretRef, { namespace: opts.namespace });
   const secretReader = new SecretReader(secrets);
@@ -40,9 +44,10 @@ export function createPlatform(manager: Manager, opts: { namespace?: string } = 
   const references = new ReferenceIndex();
   references.track(hostKind, hosts);
   hosts.addHandler({ onDelete: (host) => connections.release(host) });
+  const outbound = createOutboundGuard(opts.outbound);
   manager.once('stopped', () => {
     engines.closeAll();
     sshPool.close();
   });
-  return { manager, namespace: opts.namespace, hosts, secrets, secretReader, sshPool, engines, connections, containerHistory: new ContainerHistory(manager.clock), references, holders: [], protection: {} };
+  return { manager, namespace: opts.namespace, hosts, secrets, secretReader, sshPool, engines, connections, containerHistory: new ContainerHistory(manager.clock), references, holders: [], protection: {}, outbound };
 }

@@ -10,6 +10,7 @@ const LAYERS: Record<string, string> = {
   docker: 'the Docker provider',
   ssh: 'the SSH layer',
   nginx: 'the nginx layer',
+  net: 'the outbound address guard',
   proxmox: 'the Proxmox provider',
   host: 'Host',
   workspace: 'Workspace',

@@ -10,7 +10,7 @@ import { KubeLookup } from './lookup.ts';
 import { WebhookMetrics } from './metrics.ts';
 import { startWebhookServer } from './server.ts';
 import { FileCertificates } from './tls/files.ts';
-import { inspectCertificate } from './tls/issue.ts';
+import { inspectCertificate } from '../pki/authority.ts';
 import { SelfManagedCertificates } from './tls/self-managed.ts';
 import type { CertificateSource } from './tls/source.ts';
 

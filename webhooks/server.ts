@@ -3,7 +3,7 @@
 import https from 'node:https';
 import type { Express } from 'express';
 import type { Logger } from '../controller/logger.ts';
-import type { KeyPairPem } from './tls/issue.ts';
+import type { KeyPairPem } from '../pki/authority.ts';
 import type { CertificateSource } from './tls/source.ts';
 
 export interface WebhookServer {

@@ -135,7 +135,7 @@ async function measure(t: ApiTarget, pids: () => number[]): Promise<Measured> {
 }
 
 /** The embedded server as a child process, plus an ApiTarget onto it. */
-async function embeddedProcess(): Promise<{ target: ApiTarget; child: ChildProcess; stop: () => Promise<void> }> {
+export async function embeddedProcess(): Promise<{ target: ApiTarget; child: ChildProcess; stop: () => Promise<void> }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'outrigger-bench-embedded-'));
   const child = spawn(process.execPath, [join(REPO_ROOT, 'embedded', 'main.ts'), '--state-dir', stateDir, '--port', '0', '--no-crds', '--quiet'], {
     stdio: ['ignore', 'pipe', 'inherit'],

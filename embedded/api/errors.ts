@@ -220,7 +220,16 @@ export function goSyntax(value: unknown): string {
   return `map[string]interface {}{${entries.join(', ')}}`;
 }
 
+/** A bad value printed as given (a Go struct kube-apiserver prints through encoding/json). */
+export class RawBadValue {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
 function formatBadValue(value: unknown): string {
+  if (value instanceof RawBadValue) return value.text;
   if (value === null) return 'null';
   if (value === undefined) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);

@@ -57,6 +57,25 @@ export function dns1123SubdomainErrors(value: string): string[] {
   return errs;
 }
 
+const DNS1035_LABEL = '[a-z]([-a-z0-9]*[a-z0-9])?';
+const dns1035Re = new RegExp(`^${DNS1035_LABEL}$`);
+
+export function dns1035LabelErrors(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > 63) errs.push('must be no more than 63 characters');
+  if (!dns1035Re.test(value)) {
+    errs.push(
+      regexError(
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+        DNS1035_LABEL,
+        'my-name',
+        'abc-123',
+      ),
+    );
+  }
+  return errs;
+}
+
 export function pathSegmentNameErrors(value: string): string[] {
   if (value === '.' || value === '..') return [`may not be '${value}'`];
   const errs: string[] = [];

@@ -12,7 +12,7 @@ import type { Platform } from '../platform.ts';
 import { Notifier } from '../notify/index.ts';
 import type { LabLike } from './evaluate.ts';
 import { AlertMetrics } from './metrics.ts';
-import { unguardedOutbound, type Outbound } from './outbound.ts';
+import type { Outbound } from './outbound.ts';
 import { AlertReconciler, type AlertObject } from './reconciler.ts';
 import { SILENCE_ALL_ANNOTATION, SILENCE_RULE_PREFIX } from './silences.ts';
 import { HttpProber } from './sources/probe.ts';
@@ -20,13 +20,13 @@ import { HttpProber } from './sources/probe.ts';
 export { AlertReasons } from './reasons.ts';
 export { AlertReconciler, type AlertObject } from './reconciler.ts';
 export { SILENCE_ALL_ANNOTATION, SILENCE_RULE_PREFIX } from './silences.ts';
-export { unguardedOutbound, type Outbound } from './outbound.ts';
+export type { Outbound } from './outbound.ts';
 
 export interface AlertControllerOptions {
   workers?: number;
   /** CA certificates trusted for probes and receivers besides the system's (default $OUTRIGGER_ALERT_CA_FILE's content). */
   ca?: string[];
-  /** The outbound guard (see outbound.ts: the plug point). */
+  /** The outbound guard (default the platform's: the operator's allowed ranges and DNS servers). */
   outbound?: Outbound;
   certificateCheckMs?: number;
   timeoutMs?: number;
@@ -53,8 +53,7 @@ export function registerAlertReconciler(platform: Platform, opts: AlertControlle
   const workspaces = manager.informer<Workspace>(workspaceRef, { namespace: platform.namespace });
   const routes = manager.informer<ProxyRoute>(proxyRouteRef, { namespace: platform.namespace });
   const labs = manager.informer<LabLike>(labRef, { namespace: platform.namespace });
-  // PLUG POINT (outbound.ts): platform.outbound once reconcilers/net is on main.
-  const outbound = opts.outbound ?? unguardedOutbound;
+  const outbound = opts.outbound ?? platform.outbound;
   const ca = opts.ca;
   const prober = new HttpProber({ outbound, ...(ca ? { ca } : {}) });
   const notifier = new Notifier({ outbound, ...(ca ? { ca } : {}), now: () => manager.clock.now() });

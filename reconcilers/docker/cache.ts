@@ -179,7 +179,9 @@ export class ContainerCache {
     if ((event.Type ?? 'container') !== 'container') return undefined;
     const id = event.Actor?.ID ?? event.id;
     const attrs = event.Actor?.Attributes ?? {};
-    const action = (event.Action ?? '').split(':')[0]!.trim();
+    const said = (event.Action ?? '').split(':')[0]!.trim();
+    // Podman reports a removed container as "remove" where Docker says "destroy".
+    const action = said === 'remove' ? 'destroy' : said;
     if (!id || !action) return undefined;
     const known = this.entries.get(id);
     const owner = ownerFromLabels(attrs) ?? known?.container.owner;

@@ -34,6 +34,17 @@ export interface SecretEnvVar {
   version: string;
 }
 
+/** Resources a container's limits (setrlimit) can name, as Docker spells them (RLIMIT_ without the prefix, lower case). */
+export const ULIMIT_NAMES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'] as const;
+export type UlimitName = (typeof ULIMIT_NAMES)[number];
+
+/** One resource limit of every process in the container; -1 is unlimited. */
+export interface Ulimit {
+  name: UlimitName;
+  soft: number;
+  hard: number;
+}
+
 export interface ContainerSpec {
   owner: Owner;
   image: string;
@@ -45,6 +56,8 @@ export interface ContainerSpec {
   cpu?: number;
   memoryBytes?: number;
   pidsLimit?: number;
+  /** Resource limits (the Host's spec.docker.ulimits); unset leaves the engine's defaults. */
+  ulimits?: Ulimit[];
   home: { volume: string; mountPath: string };
   ports?: PortSpec[];
   /** Host address ports are published on; default all addresses. */
@@ -122,6 +135,17 @@ export function validateContainerSpec(spec: ContainerSpec): void {
     invalid('memoryBytes', `must be a whole number of bytes, at least ${MIN_MEMORY_BYTES} (6Mi), as Docker requires`);
   }
   if (spec.pidsLimit !== undefined && (!Number.isInteger(spec.pidsLimit) || spec.pidsLimit < 1)) invalid('pidsLimit', 'must be a positive whole number');
+  const seenUlimits = new Set<string>();
+  for (const [i, limit] of (spec.ulimits ?? []).entries()) {
+    const field = `ulimits[${i}]`;
+    if (!(ULIMIT_NAMES as readonly string[]).includes(limit.name)) invalid(`${field}.name`, `must be one of ${ULIMIT_NAMES.join(', ')}`);
+    if (seenUlimits.has(limit.name)) invalid(`${field}.name`, `sets ${limit.name} a second time`);
+    seenUlimits.add(limit.name);
+    for (const bound of ['soft', 'hard'] as const) {
+      if (!Number.isSafeInteger(limit[bound]) || limit[bound] < -1) invalid(`${field}.${bound}`, 'must be a whole number, 0 or more (-1 for unlimited)');
+    }
+    if (limit.hard !== -1 && (limit.soft === -1 || limit.soft > limit.hard)) invalid(`${field}.soft`, `must not exceed the hard limit ${limit.hard}`);
+  }
   if (!spec.home?.volume || !DOCKER_NAME.test(spec.home.volume)) invalid('home.volume', 'must be a Docker volume name (letters, digits, "_", "." and "-")');
   if (!spec.home.mountPath || !ABSOLUTE_PATH.test(spec.home.mountPath) || /\/\.\.?(\/|$)/.test(spec.home.mountPath)) {
     invalid('home.mountPath', 'must be an absolute path of plain characters, not "/" and without "." or ".." segments');
@@ -175,6 +199,8 @@ export function containerSpecHash(spec: ContainerSpec): string {
     cpu: spec.cpu,
     memoryBytes: spec.memoryBytes,
     pidsLimit: spec.pidsLimit,
+    // Only the limits themselves (unset adds nothing, so older containers keep their hash).
+    ulimits: spec.ulimits?.length ? sortedUlimits(spec.ulimits).map(({ name, soft, hard }) => ({ name, soft, hard })) : undefined,
     home: { volume: spec.home.volume, mountPath: spec.home.mountPath },
     ports: sortedPorts(spec.ports).map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol, hostPort: p.hostPort })),
     publishAddress: spec.publishAddress,
@@ -182,6 +208,10 @@ export function containerSpecHash(spec: ContainerSpec): string {
     labels: spec.labels ?? {},
     runtimeDirBytes: spec.runtimeDirBytes ?? DEFAULT_RUNTIME_DIR_BYTES,
   });
+}
+
+function sortedUlimits(ulimits: Ulimit[]): Ulimit[] {
+  return [...ulimits].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function portKey(p: PortSpec): string {
@@ -213,6 +243,7 @@ export function renderCreateOptions(spec: ContainerSpec, instance: string): Dock
   if (spec.memoryBytes !== undefined) hostConfig.Memory = spec.memoryBytes;
   if (spec.pidsLimit !== undefined) hostConfig.PidsLimit = spec.pidsLimit;
   if (spec.network !== undefined) hostConfig.NetworkMode = spec.network;
+  if (spec.ulimits?.length) hostConfig.Ulimits = sortedUlimits(spec.ulimits).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
   return {
     name: containerName(spec.owner),
     Image: spec.image,
@@ -232,6 +263,26 @@ export function renderCreateOptions(spec: ContainerSpec, instance: string): Dock
 // Drift: a container changed by hand (docker update, a different image) while its labels stayed.
 
 /**
+ * An image reference in one spelling for comparison. Docker reports the image as it was asked
+ * for; Podman reports the full name (the default registry and `library/` spelled out for
+ * `debian:12`, `localhost/team/ws:1` for a local image asked for as `team/ws:1`). The default
+ * registry, the local store, `library/` and a missing `:latest` all count as the same name.
+ */
+export function imageReferenceKey(ref: string): string {
+  if (/^sha256:[0-9a-f]+$/i.test(ref)) return ref.toLowerCase();
+  const parts = ref.split('/');
+  const first = parts[0] ?? '';
+  const hasDomain = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const domain = hasDomain ? first : '';
+  let path = (hasDomain ? parts.slice(1) : parts).join('/');
+  const local = domain === '' || domain === 'docker.io' || domain === 'index.docker.io' || domain === 'localhost';
+  if (local && path.startsWith('library/') && path.split('/').length === 2) path = path.slice('library/'.length);
+  const last = path.split('/').pop() ?? '';
+  if (!last.includes(':') && !last.includes('@')) path += ':latest';
+  return local ? path : `${domain}/${path}`;
+}
+
+/**
  * What differs between an inspected container and the spec it should match; empty when nothing
  * does. Reports names and numbers only, never env values.
  */
@@ -240,12 +291,12 @@ export function containerDrift(info: Dockerode.ContainerInspectInfo, spec: Conta
   const drift: string[] = [];
   const host = info.HostConfig ?? {};
   if (info.Config?.Labels?.[Labels.specHash] !== want.Labels?.[Labels.specHash]) drift.push('spec hash label');
-  if (info.Config?.Image !== spec.image) drift.push(`image ${info.Config?.Image} instead of ${spec.image}`);
+  if (imageReferenceKey(info.Config?.Image ?? '') !== imageReferenceKey(spec.image)) drift.push(`image ${info.Config?.Image} instead of ${spec.image}`);
   if ((host.NanoCpus ?? 0) !== (want.HostConfig?.NanoCpus ?? 0)) drift.push(`cpu limit ${(host.NanoCpus ?? 0) / 1e9} instead of ${spec.cpu ?? 'none'}`);
   if ((host.Memory ?? 0) !== (want.HostConfig?.Memory ?? 0)) drift.push(`memory limit ${host.Memory ?? 0} instead of ${spec.memoryBytes ?? 'none'}`);
-  if ((host.PidsLimit ?? 0) > 0 !== (spec.pidsLimit !== undefined) || (spec.pidsLimit !== undefined && host.PidsLimit !== spec.pidsLimit)) {
-    drift.push(`pids limit ${host.PidsLimit ?? 'none'} instead of ${spec.pidsLimit ?? 'none'}`);
-  }
+  // Without a pids limit in the spec the engine's default applies (none on Docker, 2048 on Podman):
+  // only a limit the spec sets is compared.
+  if (spec.pidsLimit !== undefined && host.PidsLimit !== spec.pidsLimit) drift.push(`pids limit ${host.PidsLimit ?? 'none'} instead of ${spec.pidsLimit}`);
   const home = (info.Mounts ?? []).find((m) => m.Destination === spec.home.mountPath);
   if (!home || home.Type !== 'volume' || home.Name !== spec.home.volume) drift.push(`home volume ${spec.home.volume} not mounted at ${spec.home.mountPath}`);
   const envNow = new Set(info.Config?.Env ?? []);

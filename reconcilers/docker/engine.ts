@@ -85,6 +85,9 @@ export interface EngineOptions {
   counter?: ApiCallCounter;
 }
 
+/** Which engine answers the Docker API: Podman's differs from Docker's in a few places (see README). */
+export type EngineFlavor = 'docker' | 'podman';
+
 export class Engine {
   readonly docker: Dockerode;
   readonly calls: ApiCallCounter;
@@ -93,6 +96,7 @@ export class Engine {
   readonly callTimeoutMs: number;
   private readonly agent: http.Agent;
   private closed = false;
+  private flavorAnswer: Promise<EngineFlavor> | undefined;
 
   constructor(connection: EngineConnection, opts: EngineOptions = {}) {
     this.description = describeConnection(connection);
@@ -150,6 +154,28 @@ export class Engine {
   async version(signal?: AbortSignal): Promise<{ version: string; apiVersion: string; os: string; arch: string }> {
     const v = await this.call('version', (abortSignal) => (this.docker as unknown as { version(o: object): Promise<Dockerode.DockerVersion> }).version({ abortSignal }), signal);
     return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch };
+  }
+
+  /**
+   * Docker or Podman: Podman answers its own ping path (`/libpod/_ping`), Docker says 404. (The
+   * version call would tell too, but Podman takes a second to answer it: it asks conmon and the
+   * runtime for theirs.) Asked once per engine; a failed ask is asked again next time.
+   */
+  flavor(signal?: AbortSignal): Promise<EngineFlavor> {
+    const modem = this.docker.modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
+    const ping = (abortSignal: AbortSignal): Promise<EngineFlavor> =>
+      new Promise((resolve, reject) => {
+        modem.dial({ path: '/libpod/_ping', method: 'GET', statusCodes: { 200: true, 404: 'no libpod API' }, abortSignal }, (err) => {
+          if (!err) resolve('podman');
+          else if ((err as { statusCode?: number }).statusCode === 404) resolve('docker');
+          else reject(err);
+        });
+      });
+    this.flavorAnswer ??= this.call('ping /libpod', ping, signal).catch((err: unknown) => {
+      this.flavorAnswer = undefined;
+      throw err;
+    });
+    return this.flavorAnswer;
   }
 
   get isClosed(): boolean {

@@ -35,8 +35,15 @@ export function isNotFound(err: unknown): boolean {
   return statusCodeOf(err) === 404;
 }
 
+const NAME_IN_USE = /name .* is already in use|that name is already in use/i;
+
+/**
+ * The name is taken (409). Podman's Docker API answers a duplicate container name with a 500 whose
+ * message says "that name is already in use" instead.
+ */
 export function isConflict(err: unknown): boolean {
-  return statusCodeOf(err) === 409;
+  const status = statusCodeOf(err);
+  return status === 409 || (status === 500 && NAME_IN_USE.test(engineMessage(err)));
 }
 
 /** "Not modified": start of a running or stop of a stopped container. */
@@ -79,7 +86,16 @@ export function dockerError(err: unknown, engine: string, what: string): Outrigg
   if (e.statusCode === 404 && /no such image|manifest unknown|pull access denied|not found: manifest/i.test(message)) {
     return new OutriggerError(DockerErrorCodes.ImageNotFound, `${what} on ${engine}: ${message}`, { cause: err });
   }
-  if (e.statusCode === 409) return new OutriggerError(DockerErrorCodes.Conflict, `${what} on ${engine}: ${message}`, { cause: err });
+  if (isConflict(e)) return new OutriggerError(DockerErrorCodes.Conflict, `${what} on ${engine}: ${message}`, { cause: err });
+  if (/error setting rlimit/i.test(message)) {
+    // Podman asks for 1048576 open files and processes by default; where the machine's hard limits
+    // are lower, the runtime refuses to start the container.
+    return new OutriggerError(
+      DockerErrorCodes.ExternalError,
+      `${what} on ${engine}: ${message}; set spec.docker.ulimits on the Host (nofile and nproc, both) within the machine's hard limits (ulimit -Hn, ulimit -Hu)`,
+      { cause: err },
+    );
+  }
   if (/port is already allocated|address already in use/i.test(message)) {
     return new OutriggerError(DockerErrorCodes.PortInUse, `${what} on ${engine}: ${message}; choose another hostPort or leave it unset`, { cause: err });
   }

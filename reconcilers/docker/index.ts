@@ -1,5 +1,5 @@
 // Public surface of the Docker provider. The Workspace reconciler imports from here only.
-export { Engine, connectionKey, describeConnection, type EngineConnection, type EngineOptions, type TlsMaterial } from './engine.ts';
+export { Engine, connectionKey, describeConnection, type EngineConnection, type EngineFlavor, type EngineOptions, type TlsMaterial } from './engine.ts';
 export { EngineRegistry, type EngineRegistryOptions } from './registry.ts';
 export { EngineWatcher, type WatcherOptions } from './watcher.ts';
 export { ContainerHistory, type OwnerContainers } from './history.ts';
@@ -15,16 +15,20 @@ export {
 } from './containers.ts';
 export {
   RUNTIME_DIR,
+  ULIMIT_NAMES,
   containerName,
   homeVolumeName,
   containerSpecHash,
   containerDrift,
+  imageReferenceKey,
   renderCreateOptions,
   validateContainerSpec,
   type ContainerSpec,
   type PortSpec,
   type PullPolicy,
   type SecretEnvVar,
+  type Ulimit,
+  type UlimitName,
 } from './container-spec.ts';
 export { FILES_DIR, filesDigest, tmpfsPathOf, validateFilePath, type ContainerFile } from './files.ts';
 export { probeActivity, activityEpoch, type ActivityReport } from './activity.ts';

@@ -20,7 +20,10 @@ export interface WatcherOptions {
   log?: Logger;
 }
 
-const EVENT_ACTIONS = ['create', 'start', 'restart', 'die', 'stop', 'oom', 'destroy', 'pause', 'unpause', 'rename', 'update', 'health_status'];
+// Podman's Docker API filters by its own event names: a container that exits passes only "died"
+// (it is then sent as "die"), a removed one only "remove" (sent as is; Docker says "destroy").
+// Docker ignores names it does not know, so one list serves both engines.
+const EVENT_ACTIONS = ['create', 'start', 'restart', 'die', 'died', 'stop', 'oom', 'destroy', 'remove', 'pause', 'unpause', 'rename', 'update', 'health_status'];
 
 export class EngineWatcher {
   readonly cache = new ContainerCache();

@@ -64,7 +64,7 @@ export interface HostApplyStatus {
   lastReloadAt?: Date;
   applies: number;
   reloads: number;
-  lastApply?: { at: Date; durationMs: number; tests: number; filesWritten: number; filesRemoved: number; reloaded: boolean };
+  lastApply?: { at: Date; durationMs: number; tests: number; filesWritten: number; filesRemoved: number; reloaded: boolean; reloadedVia?: 'signal' | 'command' };
   lastError?: { code: string; message: string };
   /** Routes live on the host after the last apply that reached it (unknown before). */
   liveRoutes?: number;
@@ -292,7 +292,7 @@ export class NginxHostApplier {
         this.stats.lastReloadAt = report.reloadedAt;
       }
       this.stats.generation = report.generation ?? this.stats.generation;
-      this.stats.lastApply = { at, durationMs: this.clock.now() - started, tests: report.tests, filesWritten: report.filesWritten, filesRemoved: report.filesRemoved, reloaded: report.reloaded };
+      this.stats.lastApply = { at, durationMs: this.clock.now() - started, tests: report.tests, filesWritten: report.filesWritten, filesRemoved: report.filesRemoved, reloaded: report.reloaded, ...(report.reloadedVia ? { reloadedVia: report.reloadedVia } : {}) };
       if (report.hostError) {
         this.stats.lastError = report.hostError;
       } else {

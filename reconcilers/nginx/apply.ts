@@ -7,9 +7,10 @@
 //   stage     a new generation index; `current` is switched to it by an atomic symlink rename
 //   test      the host's full configuration (`nginx -t`); on failure the failing routes are found
 //             and quarantined, their previous version (if any) kept, every other route applied
-//   reload    and verify: the status server must report the new generation and the error log must
-//             show no emerg/alert/crit; otherwise `current` goes back to the last good generation
-//             and nginx is reloaded again
+//   reload    a HUP to nginx's master where that is safe, else the host's reload command
+//             (reload.ts); then verify: the status server must report the new generation and the
+//             error log must show no emerg/alert/crit; otherwise `current` goes back to the last
+//             good generation and nginx is reloaded again
 //   collect   files Outrigger wrote that no live route uses any more (never anything else), and
 //             live routes the caller calls orphaned (their ProxyRoute is gone: deleted while the
 //             controller was down)
@@ -22,6 +23,7 @@ import { assertRemotePath, commandChunks, writeNewFiles, type SshConnection } fr
 import { isolateFailures, type TestOutcome } from './isolate.ts';
 import { nginxMessage, routesNamed, severeLogLines, warningsFor } from './messages.ts';
 import { accessLogPath, renderIndex, renderResolver, sha256, type RenderedFile, type RenderedFileKind, type RenderedRoute } from './render.ts';
+import { reloadNginx, type ReloadResult } from './reload.ts';
 import { commandFor, type NginxHostSettings } from './settings.ts';
 import { parseState, serializeState, statePath, type HostState, type LiveRoute } from './state.ts';
 
@@ -48,6 +50,8 @@ export interface ApplyReport {
   generation: string | null;
   reloaded: boolean;
   reloadedAt?: Date;
+  /** How nginx was told to reload (the last time, in this apply): a HUP to its master, or the reload command. */
+  reloadedVia?: ReloadResult['via'];
   /** `nginx -t` runs in this apply (1 when nothing failed). */
   tests: number;
   filesWritten: number;
@@ -421,7 +425,7 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   };
 
   const logStart = (await conn.files.lstat(settings.errorLogFile, op))?.size ?? 0;
-  const reloadFailure = await reloadAndVerify(ctx, staged.generation, logStart, true);
+  const reloadFailure = await reloadAndVerify(ctx, report, staged.generation, logStart, true);
   if (!reloadFailure) {
     const reloadedAt = now();
     finish(finalSet, bad, reloadedAt, staged.outcome.message);
@@ -439,7 +443,7 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
       await restoreLink();
       restored = `the last good configuration no longer passes nginx -t either (${nginxMessage(back.outcome.message)})`;
     } else {
-      const again = await reloadAndVerify(ctx, back.generation, 0, false);
+      const again = await reloadAndVerify(ctx, report, back.generation, 0, false);
       if (again) {
         restored = `restoring the last good configuration also failed: ${again}`;
       } else {
@@ -463,11 +467,12 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
 }
 
 /** Reloads and waits until the status server reports `generation`; returns why not, or null. */
-async function reloadAndVerify(ctx: ApplyContext, generation: string, logStart: number, checkLog: boolean): Promise<string | null> {
+async function reloadAndVerify(ctx: ApplyContext, report: ApplyReport, generation: string, logStart: number, checkLog: boolean): Promise<string | null> {
   const { conn, settings } = ctx;
   const op = ctx.signal ? { signal: ctx.signal } : {};
-  const r = await conn.exec(commandFor(settings, 'reload'), { timeoutMs: 60_000, ...op });
-  if (r.code !== 0) return `the reload command failed: ${nginxMessage(`${r.stderr}\n${r.stdout}`)}`;
+  const r = await reloadNginx(conn, settings, op);
+  report.reloadedVia = r.via;
+  if (!r.ok) return `the reload command failed: ${nginxMessage(r.output ?? '')}`;
   const deadline = Date.now() + (ctx.verifyTimeoutMs ?? 15_000);
   // nginx's master starts the new workers, sleeps 100 ms, then tells the old ones to stop accepting
   // (ngx_master_process_cycle): the new generation must answer alone past that before the old one

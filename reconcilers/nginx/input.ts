@@ -6,6 +6,11 @@ import type { ProxyRouteSpec } from '../../crds/proxyroute.ts';
 export interface NginxUpstream {
   address: string;
   port: number;
+  /**
+   * For a host name: the addresses the controller resolved it to and vetted. They are pinned into
+   * the configuration, so nginx never resolves the name (see README: "Upstream names").
+   */
+  addresses?: string[];
   protocol?: 'HTTP' | 'HTTPS';
 }
 
@@ -43,7 +48,7 @@ export interface NginxRouteInput {
 /** The values the reconciler resolved from references, in the spec's route order. */
 export interface ResolvedReferences {
   /** One upstream per spec.routes entry (workspaceRef routes resolved, address routes copied). */
-  upstreams: Array<{ address: string; port: number }>;
+  upstreams: Array<{ address: string; port: number; addresses?: string[] }>;
   tls?: { certificate: string; privateKey: string };
   htpasswd?: string;
 }
@@ -60,7 +65,12 @@ export function routeInputFromSpec(namespace: string, name: string, spec: ProxyR
     routes: spec.routes.map((r, i) => ({
       path: r.path,
       pathType: r.pathType,
-      upstream: { address: resolved.upstreams[i]?.address ?? r.upstream.address ?? '', port: resolved.upstreams[i]?.port ?? r.upstream.port ?? 0, protocol: r.upstream.protocol },
+      upstream: {
+        address: resolved.upstreams[i]?.address ?? r.upstream.address ?? '',
+        port: resolved.upstreams[i]?.port ?? r.upstream.port ?? 0,
+        protocol: r.upstream.protocol,
+        ...(resolved.upstreams[i]?.addresses ? { addresses: [...resolved.upstreams[i]!.addresses!] } : {}),
+      },
       websocket: r.websocket,
       ...(r.timeouts ? { timeouts: { ...r.timeouts } } : {}),
       ...(r.requestHeaders ? { requestHeaders: r.requestHeaders.map((h) => ({ name: h.name, value: h.value })) } : {}),

@@ -2,9 +2,11 @@
 // zone, certificate, key, htpasswd), and a generation's index that includes them. Same input, same
 // bytes: file names carry a hash of their content, so a generation's files never change under it.
 //
-// Upstreams go through a variable (`set $outrigger_upstream ...; proxy_pass $outrigger_upstream;`)
-// with a `resolver`, so names are resolved per request: an unresolvable upstream makes that route
-// answer 502 instead of failing `nginx -t` for the whole host.
+// nginx never resolves a name: an IP upstream goes through a variable (`set $outrigger_upstream ...;
+// proxy_pass $outrigger_upstream;`), and a host name becomes an http-level `upstream` group of the
+// addresses the controller resolved and vetted (pinned), with the name kept for TLS (SNI). A name in
+// proxy_pass would be resolved by nginx at load, or per request with `resolver`, with no check of
+// the answer (see README: "Upstream names").
 import { createHash } from 'node:crypto';
 import { isIP, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
@@ -92,15 +94,27 @@ export function zoneName(key: string): string {
 
 interface LocationBlock { match: string; body: string[] }
 
-function locationBody(loc: NginxLocationInput): string[] {
+/** The upstream group of a pinned name: one per route, name and port (locations share it). */
+export function upstreamGroupName(key: string, address: string, port: number): string {
+  return `outrigger_${sha256(`${key}\n${address}\n${port}`).slice(0, 16)}`;
+}
+
+/** Pinned addresses in a stable order, so a DNS server rotating its answers changes no file. */
+function pinned(up: NginxLocationInput['upstream']): string[] | null {
+  return !isIP(up.address) && up.addresses && up.addresses.length > 0 ? [...new Set(up.addresses)].sort() : null;
+}
+
+function renderUpstreamGroup(name: string, addresses: string[], port: number): string[] {
+  return [`upstream ${name} {`, ...addresses.map((a) => `    server ${hostForUrl(a)}:${port};`), '}'];
+}
+
+function locationBody(loc: NginxLocationInput, key: string): string[] {
   const up = loc.upstream;
   const scheme = up.protocol === 'HTTPS' ? 'https' : 'http';
   const custom = new Map((loc.requestHeaders ?? []).map((h) => [h.name.toLowerCase(), h]));
-  const lines = [
-    `set $outrigger_upstream "${scheme}://${hostForUrl(up.address)}:${up.port}";`,
-    'proxy_pass $outrigger_upstream;',
-    'proxy_http_version 1.1;',
-  ];
+  const lines = pinned(up)
+    ? [`proxy_pass ${scheme}://${upstreamGroupName(key, up.address, up.port)};`, 'proxy_http_version 1.1;']
+    : [`set $outrigger_upstream "${scheme}://${hostForUrl(up.address)}:${up.port}";`, 'proxy_pass $outrigger_upstream;', 'proxy_http_version 1.1;'];
   const defaults: Array<[string, string]> = [
     ['Host', '$host'],
     ['X-Real-IP', '$remote_addr'],
@@ -122,7 +136,11 @@ function locationBody(loc: NginxLocationInput): string[] {
   if (connect !== null) lines.push(`proxy_connect_timeout ${seconds(connect)};`);
   if (read !== null) lines.push(`proxy_read_timeout ${seconds(read)};`);
   if (send !== null) lines.push(`proxy_send_timeout ${seconds(send)};`);
-  if (up.protocol === 'HTTPS') lines.push('proxy_ssl_server_name on;');
+  if (up.protocol === 'HTTPS') {
+    lines.push('proxy_ssl_server_name on;');
+    // The group's name is no host name: the upstream's certificate is asked for by the real one.
+    if (pinned(up)) lines.push(`proxy_ssl_name ${up.address};`);
+  }
   return lines;
 }
 
@@ -130,7 +148,7 @@ function locationBody(loc: NginxLocationInput): string[] {
  * Prefix paths match whole segments: /api serves /api and /api/... but not /apiary, so it becomes
  * an exact location plus a /api/ prefix location. Explicit routes win over these derived ones.
  */
-function locations(routes: NginxLocationInput[]): LocationBlock[] {
+function locations(routes: NginxLocationInput[], key: string): LocationBlock[] {
   const explicit = new Map<string, NginxLocationInput>();
   for (const r of routes) {
     const type = r.pathType ?? 'Prefix';
@@ -146,7 +164,7 @@ function locations(routes: NginxLocationInput[]): LocationBlock[] {
   const sortKey = (m: string) => (m.startsWith('= ') ? `${m.slice(2)}\u0000=` : m);
   return [...blocks.entries()]
     .sort(([a], [b]) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0))
-    .map(([match, r]) => ({ match, body: locationBody(r) }));
+    .map(([match, r]) => ({ match, body: locationBody(r, key) }));
 }
 
 function indent(lines: string[], depth: number): string[] {
@@ -183,8 +201,18 @@ export function renderRoute(input: NginxRouteInput, settings: RenderSettings): R
   const htpasswdPath = auth ? addFile('htpasswd', 'htpasswd', '', `${auth.htpasswd.split('\n').map((l) => l.replace(/\r$/, '')).filter(Boolean).join('\n')}\n`) : undefined;
   const zone = zoneName(key);
   const rl = input.rateLimit;
-  const httpPath = rl
-    ? addFile('http', 'http', '.conf', `# Outrigger ProxyRoute ${input.namespace}/${input.name}: http-level settings. Generated; edits are overwritten.\nlimit_req_zone $binary_remote_addr zone=${zone}:1m rate=${rl.requestsPerSecond}r/s;\n`)
+  const httpLines: string[] = [];
+  if (rl) httpLines.push(`limit_req_zone $binary_remote_addr zone=${zone}:1m rate=${rl.requestsPerSecond}r/s;`);
+  const groups = new Map<string, string[]>();
+  for (const r of input.routes) {
+    const addresses = pinned(r.upstream);
+    if (!addresses) continue;
+    const name = upstreamGroupName(key, r.upstream.address, r.upstream.port);
+    if (!groups.has(name)) groups.set(name, renderUpstreamGroup(name, addresses, r.upstream.port));
+  }
+  for (const [, lines] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) httpLines.push(...lines);
+  const httpPath = httpLines.length > 0
+    ? addFile('http', 'http', '.conf', `# Outrigger ProxyRoute ${input.namespace}/${input.name}: http-level settings. Generated; edits are overwritten.\n${httpLines.join('\n')}\n`)
     : undefined;
 
   const v6 = settings.listenIPv6 === true;
@@ -200,7 +228,7 @@ export function renderRoute(input: NginxRouteInput, settings: RenderSettings): R
   if (auth && htpasswdPath) guards.push(`auth_basic "${auth.realm ?? 'Restricted'}";`, `auth_basic_user_file ${htpasswdPath};`);
   // nginx refuses burst=0: no burst is written as no parameter.
   if (rl) guards.push(`limit_req zone=${zone}${rl.burst ? ` burst=${rl.burst} nodelay` : ''};`, 'limit_req_status 429;');
-  const locs = locations(input.routes).flatMap((l) => ['', `location ${l.match} {`, ...indent(l.body, 1), '}']);
+  const locs = locations(input.routes, key).flatMap((l) => ['', `location ${l.match} {`, ...indent(l.body, 1), '}']);
 
   const servers: string[][] = [];
   const ports: number[] = [];

@@ -3,8 +3,9 @@
 // runs on the values it is about to render (including values resolved from Workspaces and Secrets),
 // so a schema bug or an object written around the API server still cannot inject configuration.
 // Every check is an allow-list; errors name the field path and say what is allowed.
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import type { FieldError } from '../../crds/validate.ts';
+import { ADDRESS_CLASS_DESCRIPTIONS, cidrSyntaxProblem, judgeAddress, upstreamPolicy } from '../net/index.ts';
 import type { NginxRouteInput } from './input.ts';
 
 export type { FieldError };
@@ -95,51 +96,32 @@ export function headerValueProblem(value: string): string | null {
   return null;
 }
 
-function ipv4ToInt(a: string): number {
-  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-function inV4(addr: string, base: string, bits: number): boolean {
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((ipv4ToInt(addr) & mask) >>> 0) === ((ipv4ToInt(base) & mask) >>> 0);
-}
-
-/** Expands an IPv6 address to 8 groups of 16 bits (an embedded IPv4 tail is converted). */
-function ipv6Groups(addr: string): number[] {
-  let a = addr.toLowerCase();
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (v4) {
-    const n = ipv4ToInt(v4[1]!);
-    a = a.slice(0, -v4[1]!.length) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head, tail] = a.includes('::') ? a.split('::') as [string, string] : [a, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((g) => parseInt(g || '0', 16));
-}
-
 const METADATA_NAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.azure.internal', 'instance-data', 'instance-data.ec2.internal', 'metadata.packet.net', 'metadata.platformequinix.com']);
 
-/** Why an IP address must not be an upstream, or null. */
+/** Why an IP address must not be an upstream, or null (the project's one classifier decides). */
 function forbiddenIp(addr: string): string | null {
-  if (isIPv4(addr)) {
-    if (inV4(addr, '169.254.0.0', 16)) return 'is link-local (169.254.0.0/16, where cloud metadata services live)';
-    if (inV4(addr, '0.0.0.0', 8)) return 'is an unspecified or "this network" address (0.0.0.0/8)';
-    if (addr === '100.100.100.200') return 'is a cloud metadata address';
-    if (inV4(addr, '224.0.0.0', 4) || addr === '255.255.255.255') return 'is a multicast or broadcast address';
-    return null;
-  }
-  const g = ipv6Groups(addr);
-  if (g.every((x) => x === 0)) return 'is the unspecified address ::';
-  if ((g[0]! & 0xffc0) === 0xfe80) return 'is link-local (fe80::/10)';
-  if ((g[0]! & 0xff00) === 0xff00) return 'is a multicast address';
-  if (g.join(':') === [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254].join(':')) return 'is a cloud metadata address';
-  // IPv4-mapped and IPv4-compatible forms carry an IPv4 address: judge that one.
-  if (g.slice(0, 5).every((x) => x === 0) && (g[5] === 0xffff || g[5] === 0)) {
-    const v4 = `${g[6]! >>> 8}.${g[6]! & 255}.${g[7]! >>> 8}.${g[7]! & 255}`;
-    const inner = forbiddenIp(v4);
-    if (inner) return `maps to ${v4}, which ${inner}`;
+  const verdict = judgeAddress(addr, upstreamPolicy);
+  if (!verdict || verdict.allowed) return null;
+  const what = ADDRESS_CLASS_DESCRIPTIONS[verdict.class];
+  return verdict.embeddedIPv4 ? `carries the IPv4 address ${verdict.embeddedIPv4}, ${what}` : `is ${what}`;
+}
+
+/** At most this many vetted addresses per upstream name (nginx's round robin over them). */
+export const MAX_PINNED_ADDRESSES = 16;
+
+/**
+ * The addresses a name was resolved to by the controller (pinned into the configuration, so nginx
+ * never resolves a name itself): required for names, absent for IP literals, each allowed.
+ */
+export function pinnedAddressesProblem(address: string, pinned: readonly string[] | undefined): string | null {
+  const allowed = 'a name must be resolved by the controller to addresses nginx may proxy to (not link-local, unspecified or cloud metadata), at most 16';
+  if (isIP(address)) return pinned === undefined || pinned.length === 0 || (pinned.length === 1 && pinned[0] === address) ? null : 'is an IP address, so it takes no resolved addresses';
+  if (pinned === undefined || pinned.length === 0) return `is a host name that was not resolved to vetted addresses (nginx is never left to resolve a name itself); ${allowed}`;
+  if (pinned.length > MAX_PINNED_ADDRESSES) return `resolves to more than ${MAX_PINNED_ADDRESSES} addresses; ${allowed}`;
+  for (const a of pinned) {
+    if (typeof a !== 'string' || !isIP(a) || a.includes('%')) return `resolved to something that is not an IP address (${JSON.stringify(String(a).slice(0, 60))}); ${allowed}`;
+    const why = forbiddenIp(a);
+    if (why) return `resolves to ${a}, which ${why}; ${allowed}`;
   }
   return null;
 }
@@ -173,25 +155,8 @@ export function portProblem(value: unknown): string | null {
 export function cidrProblem(value: string): string | null {
   const allowed = 'use a network such as 10.0.0.0/8, 192.168.1.0/24 or fd00::/64 (address bits past the prefix must be zero)';
   if (typeof value !== 'string' || hasConfigSyntax(value)) return `contains ${typeof value === 'string' ? describeSyntax(value) : 'no text'}; ${allowed}`;
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
-  if (!m) return `is not address/prefix; ${allowed}`;
-  const [, addr, bitsText] = m as unknown as [string, string, string];
-  const bits = Number(bitsText);
-  if (isIPv4(addr)) {
-    if (bits > 32) return `has a prefix longer than 32; ${allowed}`;
-    const hostMask = bits === 0 ? 0xffffffff : bits === 32 ? 0 : (0xffffffff >>> bits);
-    if (((ipv4ToInt(addr) & hostMask) >>> 0) !== 0) return `has host bits set after /${bits}; ${allowed}`;
-    return null;
-  }
-  if (isIPv6(addr) && !addr.includes('%')) {
-    if (bits > 128) return `has a prefix longer than 128; ${allowed}`;
-    const g = ipv6Groups(addr);
-    for (let bit = bits; bit < 128; bit++) {
-      if ((g[Math.floor(bit / 16)]! >> (15 - (bit % 16))) & 1) return `has host bits set after /${bits}; ${allowed}`;
-    }
-    return null;
-  }
-  return `does not start with an IPv4 or IPv6 address; ${allowed}`;
+  const problem = cidrSyntaxProblem(value);
+  return problem ? `${problem}; ${allowed}` : null;
 }
 
 /** A redirect target: an absolute http(s) URL to a validated host, with a validated path. */
@@ -299,7 +264,7 @@ export function validateRouteInput(input: NginxRouteInput): FieldError[] {
       if (seen.has(id)) errors.push({ path: `${p}.path`, message: `duplicates ${type} path ${JSON.stringify(r.path)}; each path and pathType appears once` });
       seen.add(id);
       const up = r.upstream ?? ({} as NginxRouteInput['routes'][number]['upstream']);
-      add(`${p}.upstream.address`, upstreamAddressProblem(up.address));
+      add(`${p}.upstream.address`, upstreamAddressProblem(up.address) ?? pinnedAddressesProblem(up.address, up.addresses));
       add(`${p}.upstream.port`, portProblem(up.port));
       if (up.protocol !== undefined && up.protocol !== 'HTTP' && up.protocol !== 'HTTPS') errors.push({ path: `${p}.upstream.protocol`, message: 'must be HTTP or HTTPS' });
       for (const k of ['connect', 'read', 'send'] as const) {

@@ -33,6 +33,12 @@ export class DeliveryError extends OutriggerError {
 /** A connection-level failure (before or instead of an answer) as a DeliveryError. */
 export function connectionFailure(err: unknown, what: string, timedOut: boolean): DeliveryError {
   if (err instanceof DeliveryError) return err;
+  // The outbound guard refused the destination or found no address: its message names the field,
+  // the host and the address class (never a URL's path or credentials).
+  const guard = err instanceof OutriggerError ? err : (err as { cause?: unknown })?.cause instanceof OutriggerError ? (err as { cause: OutriggerError }).cause : undefined;
+  if (guard && (guard.code === 'ForbiddenAddress' || guard.code === 'NameNotResolved')) {
+    return new DeliveryError(guard.code === 'ForbiddenAddress' ? NotifyReasons.ReceiverMisconfigured : NotifyReasons.ReceiverUnreachable, `${what}: ${guard.message}`, { retryable: true, cause: err });
+  }
   const codes: string[] = [];
   let e: unknown = err;
   for (let i = 0; i < 4 && e; i++) {

@@ -30,7 +30,8 @@ export async function sendMail(settings: SmtpSettings, n: Notification, what: st
   let address: string;
   try {
     const vetted = await opts.outbound.vet(settings.address, field);
-    address = vetted.addresses[0]!.address;
+    // IPv4 first: `localhost` and dual-stack names often serve SMTP on IPv4 only.
+    address = [...vetted.addresses].sort((a, b) => a.family - b.family)[0]!.address;
   } catch (err) {
     throw connectionFailure(err, what, false);
   }

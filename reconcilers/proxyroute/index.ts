@@ -17,6 +17,8 @@ export { routeStatus, routeConditions, type RouteOutcome } from './status.ts';
 export interface ProxyRouteControllerOptions extends HostNginxOptions {
   /** Concurrent reconciles (default 4): a reconcile never waits for a host, only for the API. */
   workers?: number;
+  /** Routes with upstream host names are resolved again this often (default 60 s), besides every reconcile. */
+  upstreamRefreshMs?: number;
 }
 
 export interface ProxyRouteController {
@@ -26,6 +28,7 @@ export interface ProxyRouteController {
 }
 
 const DEFAULT_QUARANTINE_RETRY_MS = 300_000;
+const DEFAULT_UPSTREAM_REFRESH_MS = 60_000;
 
 export function addProxyRouteController(platform: Platform, opts: ProxyRouteControllerOptions = {}): ProxyRouteController {
   const { manager } = platform;
@@ -81,6 +84,8 @@ export function addProxyRouteController(platform: Platform, opts: ProxyRouteCont
     registry: hostNginx,
     events: manager.events,
     quarantineRetryMs,
+    outbound: platform.outbound,
+    upstreamRefreshMs: opts.upstreamRefreshMs ?? DEFAULT_UPSTREAM_REFRESH_MS,
     clock: manager.clock,
   });
   controller = manager.addController<ProxyRoute>({

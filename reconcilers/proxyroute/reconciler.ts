@@ -2,7 +2,7 @@
 //   load -> gone? take it off any host that still serves it
 //        -> deleting? take it off its host; drop the finalizer of an older version, if it has one
 //        -> validate the spec again (zod schema + Secret references stay in the namespace)
-//        -> resolve references (Secrets, Workspace ports)
+//        -> resolve references (Secrets, Workspace ports), then upstream names (pinned, vetted)
 //        -> validate the rendered input (every value, TLS pair) -> find the Host and its applier
 //        -> host-level failure gate -> ensure (queues a batched apply; never waits for the host)
 //        -> write status from the outcome (only when it changed).
@@ -39,6 +39,8 @@ import { checkTlsPair, routeInputFromSpec, validateRouteInput, validateSpecRefer
 import type { HostNginx, HostNginxRegistry } from './host-nginx.ts';
 import { hostOfRoute } from './references.ts';
 import { resolveReferences } from './resolve.ts';
+import { pinUpstreamNames } from './upstream-dns.ts';
+import type { OutboundGuard } from '../net/index.ts';
 import { routeStatus, type RouteOutcome } from './status.ts';
 
 /** How long a new route may wait for its first apply before it reports Applying. */
@@ -55,6 +57,10 @@ export interface ProxyRouteReconcilerDeps {
   events: EventRecorder;
   /** A quarantined version is tried again after this long (must match the applier's). */
   quarantineRetryMs: number;
+  /** Resolves and vets upstream names (the process's guard: its DNS settings). */
+  outbound: OutboundGuard;
+  /** A route with upstream names is reconciled again after this long, following DNS changes. */
+  upstreamRefreshMs: number;
   clock?: Clock;
 }
 
@@ -87,7 +93,8 @@ export class ProxyRouteReconciler implements Reconciler {
         await this.write(route, { kind: 'waiting', reason: resolution.reason, message: resolution.message }, ctx);
         return {};
       }
-      const input = routeInputFromSpec(namespace, route.metadata.name ?? '', spec, resolution.resolved);
+      const pinned = await pinUpstreamNames(spec, resolution.resolved, this.deps.outbound, this.deps.upstreamRefreshMs);
+      const input = routeInputFromSpec(namespace, route.metadata.name ?? '', spec, pinned.resolved);
       this.validateInput(input);
 
       const nginx = this.hostNginx(route, spec);
@@ -122,8 +129,8 @@ export class ProxyRouteReconciler implements Reconciler {
         outcome = { kind: 'settled', result: obs.result, desiredHash: obs.desiredHash, upstreams: resolution.upstreams, tls: Boolean(spec.tls), ...(obs.certificate ? { certificate: obs.certificate } : {}) };
       }
       await this.write(route, outcome, ctx);
-      if (outcome.kind === 'settled' && outcome.result.state === 'Quarantined') return { requeueAfterMs: this.deps.quarantineRetryMs + 1_000 };
-      return {};
+      if (outcome.kind === 'settled' && outcome.result.state === 'Quarantined') return { requeueAfterMs: Math.min(this.deps.quarantineRetryMs + 1_000, pinned.refreshAfterMs ?? Infinity) };
+      return pinned.refreshAfterMs === undefined ? {} : { requeueAfterMs: pinned.refreshAfterMs };
     } catch (err) {
       return this.reportFailure(route, err, ctx);
     }

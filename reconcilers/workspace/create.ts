@@ -13,6 +13,10 @@
 // What it gives up: a volume of that name made by hand for another owner is mounted rather than
 // refused (the provider's ensureVolume checks the owner label; the name carries the owner's uid).
 // Re-creation and every other change go through the provider's update.
+// On Podman (4.3) the one-request volume is not possible: its Docker API ignores the mount's
+// VolumeOptions and makes the volume without labels. There the image is checked and the labelled
+// volume made first, through the provider (ensureImage, ensureVolume), then create and start: five
+// calls, plus one ping per engine to tell the two apart.
 import { OutriggerError } from '../../controller/errors.ts';
 import { ErrorCodes } from '../common/reasons.ts';
 import {
@@ -43,8 +47,14 @@ const codeOf = (err: unknown): string | undefined => (err instanceof OutriggerEr
 export async function createWorkspaceContainer(containers: WorkspaceContainers, target: WorkspaceTarget, now: () => number, signal?: AbortSignal): Promise<ObservedContainer> {
   const { spec } = target;
   validateContainerSpec(spec);
-  // Always means a fresh pull before each create; the other policies pull only what is missing.
-  if (spec.pullPolicy === 'Always') await containers.ensureImage(spec.image, spec.pullPolicy, signal);
+  if ((await containers.engine.flavor(signal)) === 'podman') {
+    // The image first, so a missing one still leaves nothing behind; then the labelled home.
+    await containers.ensureImage(spec.image, spec.pullPolicy, signal);
+    await containers.ensureVolume(spec, signal);
+  } else if (spec.pullPolicy === 'Always') {
+    // Always means a fresh pull before each create; the other policies pull only what is missing.
+    await containers.ensureImage(spec.image, spec.pullPolicy, signal);
+  }
   let created: ObservedContainer;
   try {
     created = await createOnce(containers, spec, now, signal);

@@ -197,7 +197,7 @@ export class WorkspaceReconciler implements Reconciler {
       });
     }
     const { host, bundle } = await this.engineOf(obj, spec.runtime.docker, ctx);
-    const built = buildTarget(obj, this.secrets);
+    const built = buildTarget(obj, this.secrets, host);
     const memory = this.memoryOf(obj.metadata.uid ?? '');
     delete memory.pollMs;
     return new WorkspaceSession({ obj, bundle, built, host, memory, events: this.events, now: this.now, ctx, pollBusyMs: this.pollBusyMs });

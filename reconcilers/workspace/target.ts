@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { TerminalError } from '../../controller/errors.ts';
 import { ErrorCodes } from '../common/reasons.ts';
-import { DNS_LABEL, parseQuantity, type WorkspaceSpec } from '../../crds/index.ts';
+import { DNS_LABEL, parseQuantity, type Host, type WorkspaceSpec } from '../../crds/index.ts';
 import {
   RUNTIME_DIR,
   homeVolumeName,
@@ -108,9 +108,10 @@ export function publishedPorts(spec: WorkspaceSpec): PortSpec[] {
 /**
  * Builds the Docker target of a Workspace whose runtime is docker. Throws TerminalError (InvalidSpec)
  * for input only the user can fix and OutriggerError (SecretNotFound, SecretKeyMissing) for a
- * Secret that may yet appear.
+ * Secret that may yet appear. `host` is the Workspace's Host: what it says about every container on
+ * its engine (spec.docker.ulimits) becomes part of the container spec, and so of its hash.
  */
-export function buildTarget(ws: WorkspaceInput, secrets: SecretLookup): BuiltTarget {
+export function buildTarget(ws: WorkspaceInput, secrets: SecretLookup, host?: Pick<Host, 'spec'>): BuiltTarget {
   const spec = ws.spec;
   const docker = spec.runtime.docker;
   if (!docker) invalid('spec.runtime.docker', 'must be set for a container workspace');
@@ -176,6 +177,7 @@ export function buildTarget(ws: WorkspaceInput, secrets: SecretLookup): BuiltTar
     env,
     ...(Object.keys(secretEnv).length > 0 ? { secretEnv } : {}),
     ...resourceLimits(spec),
+    ...(host?.spec.docker?.ulimits?.length ? { ulimits: host.spec.docker.ulimits.map(({ name, soft, hard }) => ({ name, soft, hard })) } : {}),
     home: { volume: homeVolumeName(owner), mountPath: user.home },
     ports: publishedPorts(spec),
     ...(docker.publishAddress ? { publishAddress: docker.publishAddress } : {}),

@@ -60,7 +60,8 @@ export async function startAlertHarness(opts: AlertHarnessOptions): Promise<Aler
   const start = async () => {
     const logger = createLogger({ level: 'debug', destination: sink });
     const manager = new Manager({ kubeConfig: cp.kubeConfig, logger, httpAddress: null, gracefulShutdownMs: 10_000, clock: managerClock });
-    const platform = createPlatform(manager, { namespace: ns.name });
+    // The receivers and probe targets of these tests listen on loopback, which the operator allows.
+    const platform = createPlatform(manager, { namespace: ns.name, outbound: { allowCidrs: ['127.0.0.0/8'] } });
     const { controller } = registerAlertReconciler(platform, { retryInitialMs: 1_000, retryMaxMs: 60_000, ...opts.alert });
     opts.register?.(platform);
     await manager.start();

@@ -15,6 +15,7 @@ import { ResourceClient, type KubeObject } from '../../controller/index.ts';
 import { hostRef, proxyRouteRef, workspaceRef } from '../../reconcilers/common/kinds.ts';
 import { registerWorkspaceReconciler } from '../../reconcilers/workspace/index.ts';
 import { registerAlertReconciler, type AlertObject } from '../../reconcilers/alert/index.ts';
+import { createOutboundGuard } from '../../reconcilers/net/index.ts';
 import { alertRef } from '../../reconcilers/common/kinds.ts';
 import { alertObject, secret, startAlertHarness, type AlertHarness } from './alert-harness.ts';
 import { b64, createHost, httpRoute, startHarness, type Harness } from './proxyroute-harness.ts';
@@ -141,7 +142,10 @@ describe('Alert rules on a test host: errorRate from the access log, the served 
   let alerts: ResourceClient<AlertObject>;
 
   before(async () => {
-    h = await startHarness({ hosts: 1, prefix: 'alert-hosts', register: (platform) => { registerAlertReconciler(platform, { certificateCheckMs: 1_000 }); } });
+    h = await startHarness({ hosts: 1, prefix: 'alert-hosts', register: (platform) => {
+      // The test hosts' network is allowed (as an operator would allow a private range); loopback is not.
+      registerAlertReconciler(platform, { certificateCheckMs: 1_000, outbound: createOutboundGuard({ allowCidrs: ['10.213.0.0/16'] }) });
+    } });
     host = h.hosts[0]!;
     alerts = new ResourceClient<AlertObject>(h.rest, alertRef);
     await createHost(h, 'web', host);
@@ -202,5 +206,23 @@ describe('Alert rules on a test host: errorRate from the access log, the served 
     assert.match(message, /serial 5EED01/i);
     assert.match(message, /in (9|10) days/);
     assert.equal(s.rules!.find((r) => r.name === 'cert-later')!.state, 'Ok');
+  });
+
+  it('probes go through the outbound guard: an address the operator did not allow is refused, nothing is sent', async () => {
+    let hits = 0;
+    const server = (await import('node:http')).createServer((_q, r) => { hits++; r.end(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      await alerts.create(alert('guarded', [{ name: 'local', httpProbe: { url: `http://127.0.0.1:${port}/`, interval: '30s', timeout: '2s' } }]));
+      const s = await waitFor(async () => {
+        const st = await statusOf('guarded');
+        return st?.rules?.[0]?.state === 'Firing' ? st : undefined;
+      }, { description: 'the refused probe to count as failing', timeoutMs: 30_000 });
+      assert.match(s.rules![0]!.message ?? '', /loopback|refus|not allowed/i);
+      assert.equal(hits, 0, 'no request reached the address');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -7,10 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { generateKeyPairSync } from 'node:crypto';
 import ssh2 from 'ssh2';
 import tls from 'node:tls';
-import forge from 'node-forge';
+import { issueCa, issueLeaf, validFor, type KeyPairPem } from '../../pki/authority.ts';
 import {
   Engine,
   EngineRegistry,
@@ -34,47 +33,13 @@ const hostsSkip = skip ? false : hostsSkipReason();
 
 interface Issued { cert: string; key: string }
 
-function serial(): string {
-  return forge.util.bytesToHex(forge.random.getBytesSync(9)).replace(/^[89a-f]/, '1');
+function makeCa(cn: string): KeyPairPem {
+  return issueCa(cn, validFor(Date.now(), 1));
 }
 
-/** RSA keys from node:crypto (far faster than forge's own), as forge objects. */
-function rsaKeys(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
-  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const privateKey = forge.pki.privateKeyFromPem(pem);
-  return { privateKey, publicKey: forge.pki.setRsaPublicKey(privateKey.n, privateKey.e) };
-}
-
-function makeCa(cn: string): Issued & { forgeCert: forge.pki.Certificate; forgeKey: forge.pki.rsa.PrivateKey } {
-  const keys = rsaKeys();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
-  cert.setSubject([{ name: 'commonName', value: cn }]);
-  cert.setIssuer([{ name: 'commonName', value: cn }]);
-  cert.setExtensions([{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true }]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey), forgeCert: cert, forgeKey: keys.privateKey };
-}
-
-function issue(ca: ReturnType<typeof makeCa>, cn: string, usage: 'server' | 'client'): Issued {
-  const keys = rsaKeys();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
-  cert.setSubject([{ name: 'commonName', value: cn }]);
-  cert.setIssuer(ca.forgeCert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'extKeyUsage', serverAuth: usage === 'server', clientAuth: usage === 'client' },
-    ...(usage === 'server' ? [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] : []),
-  ]);
-  cert.sign(ca.forgeKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+function issue(ca: KeyPairPem, cn: string, usage: 'server' | 'client'): Issued {
+  const leaf = issueLeaf(ca, { names: usage === 'server' ? ['127.0.0.1'] : [], commonName: cn, usage, validity: validFor(Date.now(), 1) });
+  return { cert: leaf.certPem, key: leaf.keyPem };
 }
 
 /** A Duplex that is not a net.Socket, relaying to one: what an SSH channel looks like to the agent. */
@@ -251,8 +216,8 @@ describe('Docker engine connections', { skip }, () => {
     before(async () => {
       const serverCert = issue(ca, 'docker-engine', 'server');
       const client = issue(ca, 'outrigger', 'client');
-      material = { ca: ca.cert, cert: client.cert, key: client.key };
-      server = tls.createServer({ key: serverCert.key, cert: serverCert.cert, ca: ca.cert, requestCert: true, rejectUnauthorized: true }, (clear) => {
+      material = { ca: ca.certPem, cert: client.cert, key: client.key };
+      server = tls.createServer({ key: serverCert.key, cert: serverCert.cert, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (clear) => {
         const upstream = connect(env.socketPath);
         clear.pipe(upstream).pipe(clear);
         clear.on('error', () => upstream.destroy());
@@ -272,7 +237,7 @@ describe('Docker engine connections', { skip }, () => {
 
     it('a client certificate the engine does not trust is Unreachable, and no key material leaks into the error', async () => {
       const stranger = issue(strangerCa, 'intruder', 'client');
-      const engine = track(new Engine({ type: 'tcp', host: '127.0.0.1', port, tls: { ca: ca.cert, cert: stranger.cert, key: stranger.key } }));
+      const engine = track(new Engine({ type: 'tcp', host: '127.0.0.1', port, tls: { ca: ca.certPem, cert: stranger.cert, key: stranger.key } }));
       const err = await engine.ping().then(() => undefined, (e: unknown) => e);
       assert.ok(err instanceof OutriggerError, String(err));
       assert.equal(err.code, 'Unreachable');
@@ -281,7 +246,7 @@ describe('Docker engine connections', { skip }, () => {
     });
 
     it('an engine whose certificate our CA did not sign is Unreachable', async () => {
-      const engine = track(new Engine({ type: 'tcp', host: '127.0.0.1', port, tls: { ...material, ca: strangerCa.cert } }));
+      const engine = track(new Engine({ type: 'tcp', host: '127.0.0.1', port, tls: { ...material, ca: strangerCa.certPem } }));
       await assert.rejects(engine.ping(), (err: unknown) => err instanceof OutriggerError && err.code === 'Unreachable');
     });
   });

@@ -162,6 +162,15 @@ describe('Helm chart', { skip: skipReason() }, () => {
     assert.ok(controller.spec.template.spec.containers[0].args.includes('--namespace=team-a'));
   });
 
+  it('passes the outbound ranges and DNS servers an operator allows to the controller, and refuses a malformed one', async () => {
+    const docs = await render('controller.outbound.allowCIDRs={10.0.0.0/8,192.168.0.0/16}', 'controller.outbound.dnsServers={10.0.0.2:53}');
+    const args: string[] = ofKind(docs, 'Deployment').find((d) => d.metadata.name === 'outrigger-controller')!.spec.template.spec.containers[0].args;
+    assert.deepEqual(args.filter((a) => a.startsWith('--allow-outbound-cidr') || a.startsWith('--dns-server')), ['--allow-outbound-cidr=10.0.0.0/8', '--allow-outbound-cidr=192.168.0.0/16', '--dns-server=10.0.0.2:53']);
+    const bad = await helm(['template', 'outrigger', CHART, '--set', 'controller.outbound.allowCIDRs={everything}']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /\/controller\/outbound\/allowCIDRs\/0/);
+  });
+
   it('points the webhooks at the Service, or at webhook.url with no Deployment', async () => {
     const inCluster = await render();
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {

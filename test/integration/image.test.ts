@@ -159,7 +159,7 @@ describe('the container image', { skip: await skipReason() }, () => {
     assert.deepEqual(dev.filter((p) => presentSet.has(p)), [], 'devDependencies must not be in the image');
     assert.deepEqual(production.filter((p) => !presentSet.has(p)), [], 'every production dependency is installed');
     const app = JSON.parse(await nodeIn('console.log(JSON.stringify(require("fs").readdirSync(".").sort()))'));
-    assert.deepEqual(app, ['bin', 'controller', 'crds', 'embedded', 'node_modules', 'package.json', 'reconcilers', 'webhooks']);
+    assert.deepEqual(app, ['bin', 'controller', 'crds', 'embedded', 'node_modules', 'package.json', 'pki', 'reconcilers', 'webhooks']);
   });
 
   it('starts the controller as a non-root user on a read-only root filesystem, and stops cleanly', async () => {

@@ -124,6 +124,15 @@ describe('reconcile kit regressions', { skip }, () => {
     await workspaces.delete({ namespace: ns.name, name: 'labelled' });
   });
 
+  it('a Host\'s spec.docker.ulimits reach its Workspaces\' containers', async () => {
+    await hosts.create({ metadata: { name: 'limited', namespace: ns.name }, spec: { docker: { unix: { path: env.socketPath }, ulimits: [{ name: 'nofile', soft: 4096, hard: 8192 }, { name: 'nproc', soft: 2048, hard: 4096 }] } } });
+    await workspaces.create(ws('limits', 'limited'));
+    const ready = await waitForCondition(cp.kubeConfig, ref('Workspace', 'limits'), 'Ready', 'True', { timeoutMs: 60_000 });
+    const inspected = await env.docker.getContainer((ready.status as any).docker.containerId).inspect();
+    assert.deepEqual(inspected.HostConfig.Ulimits?.map((u) => [u.Name, u.Soft, u.Hard]).sort(), [['nofile', 4096, 8192], ['nproc', 2048, 4096]]);
+    await workspaces.delete({ namespace: ns.name, name: 'limits' });
+  });
+
   it('a malformed SSH key: a catalogued reason, no byte of the Secret anywhere, and one event series for the repeats', async () => {
     const junk = randomBytes(96);
     await secrets.create({ metadata: { name: 'junk-key', namespace: ns.name }, type: 'kubernetes.io/ssh-auth', data: { 'ssh-privatekey': junk.toString('base64') } });

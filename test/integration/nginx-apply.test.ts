@@ -109,16 +109,17 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     await applier.remove('team-a', 'bystander');
   });
 
-  it('resolves upstream names per request: an unresolvable one answers 502 and nothing else breaks', async () => {
+  it('proxies a named upstream to the addresses pinned for it: nginx resolves no name, not even one the host cannot', async () => {
     const result = await applier.apply(httpRoute('dns', h, (r) => {
       r.routes = [
-        { path: '/', upstream: { address: h.resolvableName, port: h.upstreams[0]!.port } },
-        { path: '/missing', upstream: { address: h.unresolvableName, port: 80 } },
+        { path: '/', upstream: { address: h.resolvableName, port: h.upstreams[0]!.port, addresses: ['127.0.0.1'] } },
+        // The host's DNS has never heard of this name: only the pinned address can make it work.
+        { path: '/pinned', upstream: { address: h.unresolvableName, port: h.upstreams[1]!.port, addresses: ['127.0.0.1'] } },
       ];
     }));
     assert.equal(result.state, 'Applied', result.message);
-    assert.equal((await h.request('http://dns.test/')).status, 200);
-    assert.equal((await h.request('http://dns.test/missing/x')).status, 502);
+    assert.equal(JSON.parse((await h.request('http://dns.test/')).body).identity, h.upstreams[0]!.identity);
+    assert.equal(JSON.parse((await h.request('http://dns.test/pinned/x')).body).identity, h.upstreams[1]!.identity);
     assert.equal((await h.request('http://app.test/')).status, 200);
   });
 
@@ -343,6 +344,28 @@ describe('nginx applier on a real host', { skip: hostsSkipReason() }, () => {
     console.log(`# 40 edits: ${reloads} reload(s), last apply ${applier.status().lastApply?.durationMs} ms`);
     assert.ok(reloads >= 1 && reloads <= 2, `${reloads} reloads`);
     assert.equal(JSON.parse((await h.request('http://q39.test/')).body).headers['x-burst'], '39');
+  });
+
+  it('reloads with a HUP to nginx\'s master when the reload command is nginx -s reload, and runs a wrapper command as given', async () => {
+    const conn = pool.connection(targetFor(h));
+    const route = (port: number) => renderRoute(httpRoute('hup', h, (r) => { r.routes[0]!.upstream.port = port }), { configDir: h.nginx.managedDir });
+    const first = route(h.upstreams[0]!.port);
+    const reloadsBefore = nginxReloads(h);
+    const bySignal = await applyHost({ conn, settings: settingsFor(h) }, new Map([[first.key, { rendered: first }]]));
+    assert.equal(bySignal.hostError, undefined, bySignal.hostError?.message);
+    assert.equal(bySignal.reloadedVia, 'signal');
+    assert.equal(nginxReloads(h), reloadsBefore + 1, 'the master logged one SIGHUP');
+    assert.equal(JSON.parse((await h.request('http://hup.test/')).body).identity, h.upstreams[0]!.identity, 'the new generation serves once applyHost returns');
+
+    // `env nginx -s reload ...` is not nginx itself: whatever it does, it runs as written.
+    const wrapped = { ...settingsFor(h), reloadCommand: ['env', ...h.nginx.reloadCommand, '-c', h.nginx.configFile] };
+    const second = route(h.upstreams[1]!.port);
+    const byCommand = await applyHost({ conn, settings: wrapped }, new Map([[second.key, { rendered: second }]]));
+    assert.equal(byCommand.hostError, undefined, byCommand.hostError?.message);
+    assert.equal(byCommand.reloadedVia, 'command');
+    assert.equal(nginxReloads(h), reloadsBefore + 2);
+    assert.equal(JSON.parse((await h.request('http://hup.test/')).body).identity, h.upstreams[1]!.identity);
+    await applyHost({ conn, settings: settingsFor(h) }, new Map([[second.key, { remove: true }]]));
   });
 });
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Manager, ResourceClient, KubeRest, createLogger, type KubeObject } from '../../controller/index.ts';
 import type { Host, ProxyRoute, Workspace } from '../../crds/index.ts';
 import { createPlatform, type Platform } from '../../reconcilers/platform.ts';
+import type { OutboundConfig } from '../../reconcilers/net/index.ts';
 import { HostConnections } from '../../reconcilers/hosts.ts';
 import { SshPool } from '../../reconcilers/ssh/index.ts';
 import { hostRef, proxyRouteRef, secretRef, workspaceRef } from '../../reconcilers/common/kinds.ts';
@@ -46,6 +47,8 @@ export interface HarnessOptions {
   host?: HostControllerOptions;
   /** More controllers on the same manager (registered before it starts). */
   register?: (platform: Platform) => void;
+  /** The controller's outbound settings (e.g. the test DNS server for upstream names). */
+  outbound?: OutboundConfig;
 }
 
 interface ControllerParts { manager: Manager; platform: Platform; proxyRoutes: ProxyRouteController }
@@ -53,7 +56,7 @@ interface ControllerParts { manager: Manager; platform: Platform; proxyRoutes: P
 async function startController(cp: ControlPlane, namespace: string, opts: HarnessOptions, sink: Writable): Promise<ControllerParts> {
   const logger = createLogger({ level: 'debug', destination: sink });
   const manager = new Manager({ kubeConfig: cp.kubeConfig, logger, httpAddress: null, gracefulShutdownMs: 10_000 });
-  const base = createPlatform(manager, { namespace });
+  const base = createPlatform(manager, { namespace, ...(opts.outbound ? { outbound: opts.outbound } : {}) });
   // A pool that retries a dead host quickly, so recovery tests take seconds rather than the
   // production backoff's half minute.
   const sshPool = new SshPool({ backoff: { initialMs: 200, maxMs: 1_000, jitter: 0.1 }, connectTimeoutMs: 5_000 });

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { KubeApiError, KubeRest } from '../../controller/kube/rest.ts';
 import { ResourceClient } from '../../controller/kube/resource.ts';
 import { silentLogger } from '../../controller/logger.ts';
-import { inspectCertificate } from '../../webhooks/tls/issue.ts';
+import { inspectCertificate } from '../../pki/authority.ts';
 import { SelfManagedCertificates, bundleFromSecret, mutatingRef, validatingRef } from '../../webhooks/tls/self-managed.ts';
 import { freePort } from '../controlplane/launch.ts';
 import { startProcess, type ManagedProcess } from '../controlplane/process.ts';

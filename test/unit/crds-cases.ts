@@ -73,6 +73,10 @@ export function invalidCases(): InvalidCase[] {
       delete s.nginx;
     }),
     invalid('nginx without ssh', 'Host', 'local', 'spec.ssh', (s) => (s.nginx = {})),
+    invalid('a ulimit Docker does not know', 'Host', 'local', 'spec.docker.ulimits[0].name', (s) => (s.docker.ulimits = [{ name: 'files', soft: 1, hard: 1 }])),
+    invalid('a soft ulimit above the hard one', 'Host', 'local', 'spec.docker.ulimits[0].soft', (s) => (s.docker.ulimits = [{ name: 'nofile', soft: 30000, hard: 20000 }])),
+    invalid('a ulimit under -1', 'Host', 'local', 'spec.docker.ulimits[0].hard', (s) => (s.docker.ulimits = [{ name: 'nproc', soft: 1, hard: -2 }])),
+    invalid('the same ulimit twice', 'Host', 'local', 'spec.docker.ulimits[1]', (s) => (s.docker.ulimits = [{ name: 'nofile', soft: 1, hard: 1 }, { name: 'nofile', soft: 2, hard: 2 }])),
     invalid('host key missing', 'Host', 'edge', 'spec.ssh.hostKey', (s) => delete s.ssh.hostKey),
     invalid('host key with an options prefix', 'Host', 'edge', 'spec.ssh.hostKey', (s) => (s.ssh.hostKey = `command="sh" ssh-ed25519 ${KEY}`)),
     invalid('host key of two lines', 'Host', 'edge', 'spec.ssh.hostKey', (s) => (s.ssh.hostKey = `ssh-ed25519 ${KEY}\nssh-ed25519 ${KEY}`)),

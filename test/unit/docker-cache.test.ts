@@ -66,6 +66,15 @@ describe('ContainerCache events', () => {
     cache.applyEvent(event('die'), 2);
     assert.equal(cache.filesDigest('c1'), undefined);
   });
+  it('Podman\'s "remove" ends a container like Docker\'s "destroy", and its init, cleanup and exec events are ignored', () => {
+    const cache = new ContainerCache();
+    cache.applyEvent(event('start'), 1);
+    for (const action of ['init', 'cleanup', 'exec', 'exec_died']) assert.equal(cache.applyEvent(event(action), 2), undefined, action);
+    assert.equal(cache.get('c1')!.state, 'running');
+    const removed = cache.applyEvent(event('remove'), 3);
+    assert.deepEqual([removed?.action, cache.get('c1')], ['destroy', undefined]);
+    assert.equal(cache.applyEvent(event('die'), 4), undefined, 'a late event after remove does not bring it back');
+  });
   it('a late event for a destroyed container does not bring it back', () => {
     const cache = new ContainerCache();
     cache.applyEvent(event('destroy'), 5);

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiCallCounter, operationOf } from '../../reconcilers/docker/api-calls.ts';
-import { DockerErrorCodes, dockerError } from '../../reconcilers/docker/errors.ts';
+import { DockerErrorCodes, dockerError, isConflict } from '../../reconcilers/docker/errors.ts';
 import { filesDigest, tmpfsPathOf, validateFilePath } from '../../reconcilers/docker/files.ts';
 import { ownerFromLabels, ownerLabels } from '../../reconcilers/docker/labels.ts';
 import { Engine, connectionKey, describeConnection } from '../../reconcilers/docker/engine.ts';
@@ -58,6 +58,19 @@ describe('dockerError', () => {
   });
   it('a name conflict is Conflict', () => {
     assert.equal(dockerError(Object.assign(new Error('x'), { statusCode: 409, json: { message: 'Conflict. The container name is in use' } }), engine, 'create').code, DockerErrorCodes.Conflict);
+  });
+  it('Podman\'s 500 for a taken container name is Conflict too; other 500s are not', () => {
+    const podman = 'container create: creating container storage: the container name "ws" is already in use by 6470dae5f8dd. You have to remove that container to be able to reuse that name: that name is already in use';
+    const err = Object.assign(new Error('x'), { statusCode: 500, json: { message: podman } });
+    assert.equal(isConflict(err), true);
+    assert.equal(dockerError(err, engine, 'create').code, DockerErrorCodes.Conflict);
+    assert.equal(isConflict(Object.assign(new Error('x'), { statusCode: 500, json: { message: 'OCI runtime error' } })), false);
+  });
+  it('a refused rlimit (Podman\'s defaults above the machine\'s hard limits) says to set spec.docker.ulimits', () => {
+    const message = 'runc: runc create failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted: OCI permission denied';
+    const err = dockerError(Object.assign(new Error('x'), { statusCode: 500, json: { message } }), engine, 'start container ws');
+    assert.equal(err.code, DockerErrorCodes.ExternalError);
+    assert.match(err.message, /set spec\.docker\.ulimits on the Host \(nofile and nproc, both\)/);
   });
   it('a taken host port is PortInUse and suggests the fix', () => {
     const err = dockerError(Object.assign(new Error('x'), { statusCode: 500, json: { message: 'driver failed programming external connectivity: Bind for 127.0.0.1:2222 failed: port is already allocated' } }), engine, 'start');

@@ -11,6 +11,7 @@ import {
   containerName,
   containerSpecHash,
   homeVolumeName,
+  imageReferenceKey,
   renderCreateOptions,
   validateContainerSpec,
   type ContainerSpec,
@@ -68,7 +69,18 @@ describe('containerSpecHash', () => {
     { reason: 'env order is not meaningful', change: (s) => (s.env = { EDITOR: 'vim', OUTRIGGER_USER: 'alice' }), recreates: false },
     { reason: 'the pull policy does not change the container', change: (s) => (s.pullPolicy = 'Always'), recreates: false },
     { reason: 'extra labels cannot be changed in place', change: (s) => (s.labels = { team: 'a' }), recreates: true },
+    { reason: 'resource limits are fixed at creation', change: (s) => (s.ulimits = [{ name: 'nofile', soft: 1024, hard: 4096 }]), recreates: true },
+    { reason: 'an empty ulimits list is the same as none (containers made before the field keep their hash)', change: (s) => (s.ulimits = []), recreates: false },
   ];
+  it('keeps: ulimit order is not meaningful; changes: a new soft limit', () => {
+    const limits = (): ContainerSpec => ({ ...baseSpec(), ulimits: [{ name: 'nofile', soft: 20000, hard: 20000 }, { name: 'nproc', soft: 4096, hard: 4096 }] });
+    const reversed = limits();
+    reversed.ulimits!.reverse();
+    assert.equal(containerSpecHash(reversed), containerSpecHash(limits()));
+    const raised = limits();
+    raised.ulimits![1]!.soft = 2048;
+    assert.notEqual(containerSpecHash(raised), containerSpecHash(limits()));
+  });
   for (const c of cases) {
     it(`${c.recreates ? 'changes' : 'keeps'}: ${c.reason}`, () => {
       const spec = baseSpec();
@@ -97,6 +109,11 @@ describe('validateContainerSpec', () => {
     { reason: 'bad publish address', change: (s) => (s.publishAddress = 'localhost; rm -rf'), field: 'publishAddress' },
     { reason: 'reserved label prefix', change: (s) => (s.labels = { 'dev.outrigger.owner.uid': 'x' }), field: 'labels.dev.outrigger.owner.uid' },
     { reason: 'image with whitespace', change: (s) => (s.image = 'busybox latest'), field: 'image' },
+    { reason: 'an unknown ulimit', change: (s) => (s.ulimits = [{ name: 'files' as never, soft: 1, hard: 1 }]), field: 'ulimits[0].name' },
+    { reason: 'the same ulimit twice', change: (s) => (s.ulimits = [{ name: 'nofile', soft: 1, hard: 1 }, { name: 'nofile', soft: 2, hard: 2 }]), field: 'ulimits[1].name' },
+    { reason: 'a soft limit above the hard one', change: (s) => (s.ulimits = [{ name: 'nproc', soft: 4097, hard: 4096 }]), field: 'ulimits[0].soft' },
+    { reason: 'an unlimited soft limit under a finite hard one', change: (s) => (s.ulimits = [{ name: 'nproc', soft: -1, hard: 4096 }]), field: 'ulimits[0].soft' },
+    { reason: 'a fractional hard limit', change: (s) => (s.ulimits = [{ name: 'nproc', soft: 1, hard: 1.5 }]), field: 'ulimits[0].hard' },
   ];
   for (const c of bad) {
     it(`rejects ${c.reason}, naming ${c.field}`, () => {
@@ -151,6 +168,29 @@ describe('renderCreateOptions', () => {
   it('passes literal and secret env (the request itself is never logged)', () => {
     assert.deepEqual(opts.Env, ['API_TOKEN=s3cr3t-value', 'EDITOR=vim', 'OUTRIGGER_USER=alice']);
   });
+  it('sets the ulimits in Docker\'s spelling, and none (the engine\'s defaults) when the spec has none', () => {
+    const limited = renderCreateOptions({ ...baseSpec(), ulimits: [{ name: 'nproc', soft: 4096, hard: 4096 }, { name: 'nofile', soft: 1024, hard: -1 }] }, 'inst-1');
+    assert.deepEqual(limited.HostConfig!.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: -1 }, { Name: 'nproc', Soft: 4096, Hard: 4096 }]);
+    assert.equal(opts.HostConfig!.Ulimits, undefined);
+  });
+});
+
+describe('imageReferenceKey', () => {
+  const same: Array<[string, string, string]> = [
+    ['outrigger-test/workspace:abc', 'localhost/outrigger-test/workspace:abc', 'Podman names a local image localhost/...'],
+    ['debian:12', 'docker.io/library/debian:12', 'Podman spells out the default registry and library/'],
+    ['debian', 'debian:latest', 'no tag means latest'],
+    ['team/ws:1', 'docker.io/team/ws:1', 'the default registry'],
+    ['registry.example.com:5000/team/ws:1', 'registry.example.com:5000/team/ws:1', 'a registry with a port stays as it is'],
+  ];
+  for (const [a, b, why] of same) it(`${a} is ${b}: ${why}`, () => assert.equal(imageReferenceKey(a), imageReferenceKey(b)));
+  const different: Array<[string, string, string]> = [
+    ['team/ws:1', 'team/ws:2', 'another tag'],
+    ['registry.example.com/team/ws:1', 'team/ws:1', 'another registry'],
+    ['library/debian:12', 'other/debian:12', 'another repository'],
+    ['ws@sha256:aaaa', 'ws@sha256:bbbb', 'another digest'],
+  ];
+  for (const [a, b, why] of different) it(`${a} is not ${b}: ${why}`, () => assert.notEqual(imageReferenceKey(a), imageReferenceKey(b)));
 });
 
 describe('containerDrift', () => {
@@ -171,6 +211,19 @@ describe('containerDrift', () => {
   it('spots a missing env variable by name only', () => {
     const drift = containerDrift(inspected({ env: ['EDITOR=vim', 'OUTRIGGER_USER=alice'] }), baseSpec(), 'inst-1');
     assert.deepEqual(drift, ['environment differs (API_TOKEN)']);
+  });
+  it('takes an engine\'s default pids limit (Podman\'s 2048) for none, and compares a limit the spec sets', () => {
+    const podmanDefault = inspected();
+    podmanDefault.HostConfig.PidsLimit = 2048;
+    assert.deepEqual(containerDrift(podmanDefault, baseSpec(), 'inst-1'), []);
+    const limited = { ...baseSpec(), pidsLimit: 256 };
+    assert.deepEqual(containerDrift(podmanDefault, limited, 'inst-1').filter((d) => d.startsWith('pids')), ['pids limit 2048 instead of 256']);
+  });
+  it('takes Podman\'s full image name for the name asked for, and still spots another image', () => {
+    assert.deepEqual(containerDrift(inspected({ image: 'localhost/outrigger-test/workspace:abc' }), baseSpec(), 'inst-1'), []);
+    assert.deepEqual(containerDrift(inspected({ image: 'localhost/outrigger-test/workspace:old' }), baseSpec(), 'inst-1'), [
+      'image localhost/outrigger-test/workspace:old instead of outrigger-test/workspace:abc',
+    ]);
   });
   it('spots a different home volume', () => {
     assert.equal(containerDrift(inspected({ volume: 'other' }), baseSpec(), 'inst-1').length, 1);

@@ -7,7 +7,9 @@ import { validateValue } from '../../embedded/objects/schema/validate.ts';
 import { applyDefaults } from '../../embedded/objects/schema/defaults.ts';
 import { prune } from '../../embedded/objects/schema/prune.ts';
 import { blocksRules, validateCel } from '../../embedded/objects/schema/cel.ts';
-import { evaluate, parseCel } from '../../embedded/objects/schema/cel-lang.ts';
+import { compileRule } from '../../embedded/objects/schema/cel/compile.ts';
+import { schemaDecl } from '../../embedded/objects/schema/cel/decl.ts';
+import { toCel } from '../../embedded/objects/schema/cel/values.ts';
 import { fieldErrorString, invalid } from '../../embedded/api/errors.ts';
 import { validateObjectMeta, validateObjectMetaUpdate } from '../../embedded/objects/meta.ts';
 import { crdSchemaErrors } from '../../embedded/kinds/crd-schema-checks.ts';
@@ -67,18 +69,45 @@ test('defaults fill missing fields; pruning drops unknown ones and says which', 
   assert.deepEqual(obj, { apiVersion: 'x/v1', kind: 'K', metadata: {}, spec: { size: 'small', replicas: 1 } });
 });
 
-test('CEL: the subset CRD rules use evaluates like CEL', () => {
-  const ev = (rule: string, self: unknown, oldSelf?: unknown) => evaluate(parseCel(rule), { self, oldSelf });
+test('CEL: rules are typed by the schema and evaluated by the CEL library', () => {
+  const schema: JSONSchemaProps = {
+    type: 'object',
+    properties: {
+      a: { type: 'integer' },
+      b: { type: 'integer' },
+      ratio: { type: 'number' },
+      name: { type: 'string' },
+      url: { type: 'string' },
+      items: { type: 'array', items: { type: 'object', properties: { n: { type: 'integer' } } } },
+      l: { type: 'array', items: { type: 'integer' } },
+    },
+  };
+  const decl = schemaDecl(schema)!;
+  const ev = (rule: string, self: unknown) => {
+    const c = compileRule({ rule }, decl, schema);
+    assert.equal(c.error, undefined, `${rule} compiles`);
+    return c.program!({ self: toCel(self, decl) });
+  };
   assert.equal(ev('(has(self.a) ? 1 : 0) + (has(self.b) ? 1 : 0) == 1', { a: 1 }), true);
   assert.equal(ev('self.items.all(i, self.items.exists_one(j, j.n == i.n))', { items: [{ n: 1 }, { n: 1 }] }), false);
   assert.equal(ev('!(self.name in ["editor", "ssh"])', { name: 'web' }), true);
   assert.equal(ev("self.url.startsWith('https://') && !self.url.matches('^https://169\\\\.254\\\\.')", { url: 'https://x' }), true);
-  assert.equal(ev('self == oldSelf', 'a', 'a'), true);
   assert.equal(ev('size(self.l) <= 2 && self.l.map(x, x * 2).filter(y, y > 2).size() == 1', { l: [1, 2] }), true);
+  // A `number` field is a double even when the JSON says 2, so it compares with 2.0.
+  assert.equal(ev('self.ratio == 2.0 && self.ratio / 4.0 == 0.5', { ratio: 2 }), true);
   // Errors are absorbed by || when the other side decides, as CEL specifies.
-  assert.equal(ev('!has(self.a) || self.a.b == 1', {}), true);
-  assert.throws(() => ev('self.missing == 1', {}), /no such key: missing/);
-  assert.throws(() => parseCel('self.a ==='), /unexpected/);
+  assert.equal(ev('!has(self.a) || self.a / 0 == 1', {}), true);
+  assert.match(String((ev('self.a == 1', {}) as Error).message), /field not found: a/);
+  // Compile errors read like cel-go's, with the position and a caret.
+  assert.equal(
+    compileRule({ rule: 'self.foo == 1' }, decl, schema).error,
+    "compilation failed: ERROR: <input>:1:5: undefined field 'foo'\n | self.foo == 1\n | ....^",
+  );
+  assert.equal(
+    compileRule({ rule: 'self.a + "x" == 1' }, decl, schema).error,
+    "compilation failed: ERROR: <input>:1:8: found no matching overload for '_+_' applied to '(int, string)'\n | self.a + \"x\" == 1\n | .......^",
+  );
+  assert.equal(compileRule({ rule: 'self.a' }, decl, schema).error, 'cel expression must evaluate to a bool');
 });
 
 test('CEL rules report failures at their node (or fieldPath), and transition rules need an old object', () => {
@@ -123,30 +152,21 @@ test('metadata: names, labels and the update rules', () => {
 });
 
 test('CRD schema checks: untyped fields and oldSelf inside lists are refused (messages from kube-apiserver)', () => {
-  const errs = crdSchemaErrors(
-    {
+  const machines: JSONSchemaProps = {
+    type: 'array',
+    items: {
       type: 'object',
-      properties: {
-        spec: {
-          type: 'object',
-          properties: {
-            home: { type: 'object', properties: { size: { pattern: '^x$' } } },
-            machines: {
-              type: 'array',
-              items: {
-                type: 'object',
-                'x-kubernetes-validations': [{ rule: 'has(self.docker) == has(oldSelf.docker)' }],
-                properties: { docker: { type: 'object', properties: {} } },
-              },
-            },
-          },
-        },
-      },
+      'x-kubernetes-validations': [{ rule: 'has(self.docker) == has(oldSelf.docker)' }],
+      properties: { docker: { type: 'object', properties: {} } },
     },
-    'spec.validation.openAPIV3Schema',
-  ).map(fieldErrorString);
-  assert.deepEqual(errs, [
+  };
+  const check = (properties: Record<string, JSONSchemaProps>) =>
+    crdSchemaErrors({ type: 'object', properties: { spec: { type: 'object', properties } } }, 'spec.validation.openAPIV3Schema').map(fieldErrorString);
+  // A schema that is not structural is refused before any rule is compiled.
+  assert.deepEqual(check({ home: { type: 'object', properties: { size: { pattern: '^x$' } } }, machines }), [
     'spec.validation.openAPIV3Schema.properties[spec].properties[home].properties[size].type: Required value: must not be empty for specified object fields',
+  ]);
+  assert.deepEqual(check({ machines }), [
     'spec.validation.openAPIV3Schema.properties[spec].properties[machines].items.x-kubernetes-validations[0].rule: Invalid value: "has(self.docker) == has(oldSelf.docker)": oldSelf cannot be used on the uncorrelatable portion of the schema within spec.validation.openAPIV3Schema.properties[spec].properties[machines]',
   ]);
 });

@@ -1,7 +1,7 @@
 // Rendering one route to nginx files: deterministic, and every feature table-tested with a reason.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderIndex, renderResolver, renderRoute, zoneName, type RenderedRoute } from '../../reconcilers/nginx/render.ts';
+import { renderIndex, renderResolver, renderRoute, upstreamGroupName, zoneName, type RenderedRoute } from '../../reconcilers/nginx/render.ts';
 import type { NginxRouteInput } from '../../reconcilers/nginx/input.ts';
 import { errorCode } from '../../controller/errors.ts';
 
@@ -98,10 +98,41 @@ const cases: Case[] = [
     },
   },
   {
-    reason: 'the upstream goes through a variable, so nginx resolves it per request (502, not a failed test, when unresolvable)',
-    input: base((r) => { r.routes = [{ path: '/', upstream: { address: 'backend.internal', port: 9000 } }] }),
-    has: ['set $outrigger_upstream "http://backend.internal:9000";', 'proxy_pass $outrigger_upstream;', `include ${DIR}/current/resolver.inc;`],
-    hasNot: ['proxy_pass http://'],
+    reason: 'an IP upstream goes through a variable, as ever',
+    input: base(),
+    has: ['set $outrigger_upstream "http://10.0.0.5:8080";', 'proxy_pass $outrigger_upstream;'],
+    hasNot: ['upstream outrigger_'],
+  },
+  {
+    reason: 'a host name is pinned: an upstream group of the vetted addresses, so nginx never resolves the name (at load or per request)',
+    input: base((r) => { r.routes = [{ path: '/', upstream: { address: 'backend.internal', port: 9000, addresses: ['10.0.0.9', '10.0.0.8'] } }] }),
+    has: [`proxy_pass http://${upstreamGroupName('team-a_app', 'backend.internal', 9000)};`],
+    hasNot: ['backend.internal', '$outrigger_upstream'],
+    check: (out) => {
+      const http = out.files.find((f) => f.kind === 'http')!;
+      assert.equal(out.httpInclude, http.path);
+      assert.ok(http.content.includes([`upstream ${upstreamGroupName('team-a_app', 'backend.internal', 9000)} {`, '    server 10.0.0.8:9000;', '    server 10.0.0.9:9000;', '}'].join('\n')), http.content);
+      assert.ok(!http.content.includes('backend.internal'), 'the name appears nowhere nginx could resolve it');
+    },
+  },
+  {
+    reason: 'a DNS server rotating its answers changes no byte (no reload for a reordered answer)',
+    input: base((r) => { r.routes = [{ path: '/', upstream: { address: 'backend.internal', port: 9000, addresses: ['10.0.0.9', '10.0.0.8'] } }] }),
+    check: (out) => {
+      const rotated = render(base((r) => { r.routes = [{ path: '/', upstream: { address: 'backend.internal', port: 9000, addresses: ['10.0.0.8', '10.0.0.9'] } }] }));
+      assert.equal(rotated.hash, out.hash);
+      const moved = render(base((r) => { r.routes = [{ path: '/', upstream: { address: 'backend.internal', port: 9000, addresses: ['10.0.0.8'] } }] }));
+      assert.notEqual(moved.hash, out.hash, 'a changed answer is a new configuration');
+    },
+  },
+  {
+    reason: 'two locations to one name and port share one group; IPv6 pinned addresses are bracketed',
+    input: base((r) => { r.routes = [{ path: '/a', upstream: { address: 'svc.internal', port: 80, addresses: ['fd00::5'] } }, { path: '/b', upstream: { address: 'svc.internal', port: 80, addresses: ['fd00::5'] } }] }),
+    check: (out) => {
+      const http = out.files.find((f) => f.kind === 'http')!.content;
+      assert.equal(http.split('upstream outrigger_').length, 2, 'one group');
+      assert.match(http, /server \[fd00::5\]:80;/);
+    },
   },
   {
     reason: 'IPv6 upstreams are bracketed in the URL',
@@ -109,9 +140,22 @@ const cases: Case[] = [
     has: ['"http://[fd00::5]:8080"'],
   },
   {
-    reason: 'an HTTPS upstream uses https and sends SNI',
-    input: base((r) => { r.routes = [{ path: '/', upstream: { address: 'api.internal', port: 443, protocol: 'HTTPS' } }] }),
-    has: ['"https://api.internal:443"', 'proxy_ssl_server_name on;'],
+    reason: 'an HTTPS upstream by name uses https, and asks for the name\'s certificate (SNI) although it connects to a pinned address',
+    input: base((r) => { r.routes = [{ path: '/', upstream: { address: 'api.internal', port: 443, protocol: 'HTTPS', addresses: ['10.0.0.10'] } }] }),
+    has: [`proxy_pass https://${upstreamGroupName('team-a_app', 'api.internal', 443)};`, 'proxy_ssl_server_name on;', 'proxy_ssl_name api.internal;'],
+  },
+  {
+    reason: 'an HTTPS upstream by IP sends no made-up name',
+    input: base((r) => { r.routes = [{ path: '/', upstream: { address: '10.0.0.10', port: 443, protocol: 'HTTPS' } }] }),
+    has: ['"https://10.0.0.10:443"', 'proxy_ssl_server_name on;'],
+    hasNot: ['proxy_ssl_name'],
+  },
+  {
+    reason: 'an unpinned name is refused, never rendered for nginx to resolve',
+    input: base(),
+    check: () => {
+      assert.throws(() => render(base((r) => { r.routes = [{ path: '/', upstream: { address: 'backend.internal', port: 9000 } }] })), (err: unknown) => errorCode(err) === 'InvalidSpec' && /not resolved to vetted addresses/.test(String(err)));
+    },
   },
   {
     reason: 'websocket routes pass Upgrade and a mapped Connection header, with long timeouts for live editors',

@@ -12,7 +12,7 @@ import { createWebhookApp } from '../../webhooks/app.ts';
 import { StaticLookup } from '../../webhooks/lookup.ts';
 import { startWebhookServer } from '../../webhooks/server.ts';
 import { FileCertificates } from '../../webhooks/tls/files.ts';
-import { DAY_MS, inspectCertificate, servingMatches } from '../../webhooks/tls/issue.ts';
+import { DAY_MS, inspectCertificate, isIssuedBy } from '../../pki/authority.ts';
 import { caBundleOf, planCertificates, type CertificateBundle, type RotationPolicy } from '../../webhooks/tls/plan.ts';
 import { bundleFromSecret, secretData } from '../../webhooks/tls/self-managed.ts';
 import { certificateNames } from '../../webhooks/main.ts';
@@ -40,7 +40,7 @@ describe('webhook certificates: issuing', () => {
     assert.equal(ca.ca, true);
     assert.equal(serving.ca, false);
     assert.ok(serving.checkIssued(ca) && serving.verify(ca.publicKey), 'the serving certificate is signed by the CA');
-    assert.ok(servingMatches(first.bundle.serving, first.bundle.ca.certPem));
+    assert.ok(isIssuedBy(first.bundle.serving, first.bundle.ca.certPem));
     assert.ok(serving.checkHost('outrigger-webhook.outrigger-system.svc'), 'valid for the Service name kube-apiserver dials');
     assert.ok(serving.checkIP('127.0.0.1'));
   });
@@ -55,6 +55,11 @@ describe('webhook certificates: issuing', () => {
     assert.equal(again.reason, undefined);
     assert.equal(again.bundle, first.bundle);
   });
+
+  it('keeps a fresh bundle whose names include an IPv6 address (not re-issued on every check)', () => {
+    const v6 = planCertificates(undefined, [...names, '::1', 'fd00::10'], T0, policy);
+    assert.equal(planCertificates(v6.bundle, [...names, '::1', 'fd00::10'], T0 + DAY_MS, policy).reason, undefined);
+  });
 });
 
 describe('webhook certificates: rotation', () => {
@@ -67,7 +72,7 @@ describe('webhook certificates: rotation', () => {
     assert.equal(due.reason, 'the serving certificate is due for renewal');
     assert.equal(due.bundle.ca, first.ca);
     assert.notEqual(due.bundle.serving.certPem, first.serving.certPem);
-    assert.ok(servingMatches(due.bundle.serving, first.ca.certPem));
+    assert.ok(isIssuedBy(due.bundle.serving, first.ca.certPem));
     assert.equal(caBundleOf(due.bundle), caBundleOf(first));
   });
 
@@ -89,7 +94,7 @@ describe('webhook certificates: rotation', () => {
     assert.equal(renewed.reason, 'the CA is due for renewal');
     assert.notEqual(renewed.bundle.ca.certPem, first.ca.certPem);
     assert.equal(renewed.bundle.previousCaPem, first.ca.certPem);
-    assert.ok(servingMatches(renewed.bundle.serving, renewed.bundle.ca.certPem), 'the new serving certificate comes from the new CA');
+    assert.ok(isIssuedBy(renewed.bundle.serving, renewed.bundle.ca.certPem), 'the new serving certificate comes from the new CA');
     const bundle = caBundleOf(renewed.bundle);
     assert.ok(bundle.includes(first.ca.certPem.trim()) && bundle.includes(renewed.bundle.ca.certPem.trim()), 'replicas still serving the old certificate stay trusted');
 

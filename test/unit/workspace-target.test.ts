@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OutriggerError, TerminalError } from '../../controller/errors.ts';
 import { ErrorCodes } from '../../reconcilers/common/reasons.ts';
-import { workspaceSpecSchema } from '../../crds/index.ts';
-import { containerSpecHash } from '../../reconcilers/docker/index.ts';
+import { hostSpecSchema, workspaceSpecSchema, type Host } from '../../crds/index.ts';
+import { ULIMIT_NAMES as HOST_ULIMIT_NAMES } from '../../crds/host.ts';
+import { ULIMIT_NAMES, containerSpecHash } from '../../reconcilers/docker/index.ts';
 import { buildTarget, publishedPorts, valueVersion, type SecretLookup } from '../../reconcilers/workspace/target.ts';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAl1W1PD5apahWD3x5EovSm5QoQ/M6A40KfY5u+yUQZH alice@laptop';
@@ -120,6 +121,23 @@ describe('buildTarget', () => {
       });
     });
   }
+
+  it('gives the container the Host\'s ulimits, which enter the hash as values only; no Host ulimits, no change to the hash', () => {
+    const host = (ulimits?: unknown) => ({ spec: hostSpecSchema.parse({ docker: { unix: { path: '/run/podman/podman.sock' }, ...(ulimits ? { ulimits } : {}) } }) });
+    const limits = [{ name: 'nofile', soft: 20000, hard: 20000 }, { name: 'nproc', soft: 4096, hard: 4096 }];
+    const limited = buildTarget(ws({}), secrets, host(limits));
+    assert.deepEqual(limited.spec.ulimits, limits);
+    const plain = buildTarget(ws({}), secrets);
+    assert.equal(buildTarget(ws({}), secrets, host()).spec.ulimits, undefined);
+    assert.equal(containerSpecHash(buildTarget(ws({}), secrets, host()).spec), containerSpecHash(plain.spec), 'a Host without ulimits changes nothing');
+    assert.notEqual(containerSpecHash(limited.spec), containerSpecHash(plain.spec), 'new limits re-create the container');
+    const otherHostSameLimits = { spec: hostSpecSchema.parse({ address: 'other.example.com', docker: { unix: { path: '/var/run/docker.sock' }, ulimits: [...limits].reverse() } }) };
+    assert.equal(containerSpecHash(buildTarget(ws({}), secrets, otherHostSameLimits).spec), containerSpecHash(limited.spec), 'only the limits count, not the rest of the Host');
+  });
+
+  it('the ulimit names of the Host schema are the ones the Docker provider accepts', () => {
+    assert.deepEqual([...HOST_ULIMIT_NAMES], [...ULIMIT_NAMES]);
+  });
 
   it('leaves out the hostname when the name is not a DNS label', () => {
     const t = buildTarget({ ...ws({}), metadata: { namespace: 'a', name: 'alice.smith', uid: '0f8e2c1a-1111-2222-3333-444455556666' } }, secrets);

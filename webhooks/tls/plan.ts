@@ -4,7 +4,7 @@
 // The CA is long-lived and the serving certificate short-lived; each is renewed well before it
 // expires. A renewed CA keeps the old one in the bundle kube-apiserver trusts until the old one
 // expires, so replicas still serving a certificate from the old CA are trusted during the switch.
-import { DAY_MS, inspectCertificate, issueCa, issueServing, servingMatches, type KeyPairPem } from './issue.ts';
+import { coversNames, DAY_MS, inspectCertificate, isIssuedBy, issueCa, issueLeaf, validFor, type KeyPairPem } from '../../pki/authority.ts';
 
 export interface CertificateBundle {
   ca: KeyPairPem;
@@ -30,6 +30,10 @@ export interface Plan {
 
 const CA_NAME = 'outrigger-webhook-ca';
 
+function issueServing(ca: KeyPairPem, names: string[], now: number, policy: RotationPolicy): KeyPairPem {
+  return issueLeaf(ca, { names, validity: validFor(now, policy.servingDays) });
+}
+
 function readable(pem: string | undefined): ReturnType<typeof inspectCertificate> | undefined {
   if (!pem) return undefined;
   try {
@@ -42,13 +46,13 @@ function readable(pem: string | undefined): ReturnType<typeof inspectCertificate
 export function planCertificates(existing: CertificateBundle | undefined, names: string[], now: number, policy: RotationPolicy = DEFAULT_ROTATION): Plan {
   const caInfo = readable(existing?.ca.certPem);
   if (!existing || !caInfo) {
-    const ca = issueCa(CA_NAME, now, policy.caDays);
-    return { bundle: { ca, serving: issueServing(ca, names, now, policy.servingDays) }, reason: existing ? 'the stored CA is unreadable' : 'no certificates yet' };
+    const ca = issueCa(CA_NAME, validFor(now, policy.caDays));
+    return { bundle: { ca, serving: issueServing(ca, names, now, policy) }, reason: existing ? 'the stored CA is unreadable' : 'no certificates yet' };
   }
   if (now >= caInfo.notAfter - policy.caRenewBeforeDays * DAY_MS) {
-    const ca = issueCa(CA_NAME, now, policy.caDays);
+    const ca = issueCa(CA_NAME, validFor(now, policy.caDays));
     const previousCaPem = now < caInfo.notAfter ? existing.ca.certPem : undefined;
-    return { bundle: { ca, ...(previousCaPem ? { previousCaPem } : {}), serving: issueServing(ca, names, now, policy.servingDays) }, reason: 'the CA is due for renewal' };
+    return { bundle: { ca, ...(previousCaPem ? { previousCaPem } : {}), serving: issueServing(ca, names, now, policy) }, reason: 'the CA is due for renewal' };
   }
 
   let bundle = existing;
@@ -61,12 +65,12 @@ export function planCertificates(existing: CertificateBundle | undefined, names:
   }
   const servingInfo = readable(existing.serving.certPem);
   const servingProblem =
-    !servingInfo || !servingMatches(existing.serving, existing.ca.certPem) ? 'the serving certificate does not match the CA or its key'
-    : names.some((n) => !servingInfo.names.includes(n)) ? 'the serving certificate does not cover every name'
+    !servingInfo || !isIssuedBy(existing.serving, existing.ca.certPem) ? 'the serving certificate does not match the CA or its key'
+    : !coversNames(servingInfo, names) ? 'the serving certificate does not cover every name'
     : now >= servingInfo.notAfter - policy.servingRenewBeforeDays * DAY_MS ? 'the serving certificate is due for renewal'
     : undefined;
   if (servingProblem) {
-    return { bundle: { ...bundle, serving: issueServing(existing.ca, names, now, policy.servingDays) }, reason: servingProblem };
+    return { bundle: { ...bundle, serving: issueServing(existing.ca, names, now, policy) }, reason: servingProblem };
   }
   return reason ? { bundle, reason } : { bundle };
 }

@@ -3,13 +3,12 @@
 // (optimistic concurrency: when two replicas race, the loser adopts the winner's certificates),
 // serves the current certificate, and keeps the caBundle of the webhook configurations current
 // (a `helm upgrade` or a GitOps sync may have reset it).
-import { EventEmitter } from 'node:events';
 import { ResourceClient, type KubeObject } from '../../controller/kube/resource.ts';
 import { isConflict, isNotFound, type KubeRest } from '../../controller/kube/rest.ts';
 import type { Logger } from '../../controller/logger.ts';
-import { inspectCertificate, type KeyPairPem } from './issue.ts';
+import { inspectCertificate } from '../../pki/authority.ts';
 import { caBundleOf, planCertificates, DEFAULT_ROTATION, type CertificateBundle, type RotationPolicy } from './plan.ts';
-import type { CertificateSource } from './source.ts';
+import { RefreshingCertificates } from './refresh.ts';
 
 export interface WebhookConfigurationNames {
   validating: string[];
@@ -68,64 +67,32 @@ export function secretData(bundle: CertificateBundle): Record<string, string> {
   return data;
 }
 
-export class SelfManagedCertificates extends EventEmitter implements CertificateSource {
+export class SelfManagedCertificates extends RefreshingCertificates {
   private readonly opts: SelfManagedOptions;
   private readonly secrets: ResourceClient<SecretObject>;
   private readonly now: () => number;
-  private serving?: KeyPairPem;
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
 
   constructor(opts: SelfManagedOptions) {
-    super();
+    const intervalMs = opts.checkIntervalMs ?? 60_000;
+    super({ intervalMs, retryMs: Math.min(intervalMs, 10_000), maxStartDelayMs: 30_000 });
     this.opts = opts;
     this.secrets = new ResourceClient<SecretObject>(opts.rest, secretsRef);
     this.now = opts.now ?? Date.now;
   }
 
-  current(): KeyPairPem | undefined {
-    return this.serving;
+  protected refresh(): Promise<CertificateBundle> {
+    return this.sync();
   }
 
-  async start(): Promise<void> {
-    this.stopped = false;
-    // The first certificate is needed before anything can be served: retry with backoff.
-    for (let delay = 500; ; delay = Math.min(delay * 2, 30_000)) {
-      try {
-        await this.sync();
-        break;
-      } catch (err) {
-        if (this.stopped) return;
-        this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'could not set up the webhook certificates');
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-    this.schedule(this.opts.checkIntervalMs ?? 60_000);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.sync().then(
-        () => this.schedule(this.opts.checkIntervalMs ?? 60_000),
-        (err) => {
-          this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate check failed; retrying');
-          this.schedule(Math.min(this.opts.checkIntervalMs ?? 60_000, 10_000));
-        },
-      );
-    }, ms);
-    this.timer.unref();
+  protected reportFailure(err: string, phase: 'start' | 'refresh', retryInMs: number): void {
+    if (phase === 'start') this.opts.logger.warn({ err, retryInMs }, 'could not set up the webhook certificates');
+    else this.opts.logger.warn({ err }, 'certificate check failed; retrying');
   }
 
   /** One pass: read, renew what is due, serve it, and inject the caBundle. */
   async sync(): Promise<CertificateBundle> {
     const bundle = await this.ensureSecret();
-    this.use(bundle.serving);
+    this.serve(bundle.serving);
     await this.injectCaBundle(caBundleOf(bundle));
     return bundle;
   }
@@ -160,12 +127,6 @@ export class SelfManagedCertificates extends EventEmitter implements Certificate
         // Another replica wrote first: adopt what it wrote.
       }
     }
-  }
-
-  private use(serving: KeyPairPem): void {
-    if (this.serving?.certPem === serving.certPem && this.serving.keyPem === serving.keyPem) return;
-    this.serving = serving;
-    this.emit('change', serving);
   }
 
   private async injectCaBundle(caPem: string): Promise<void> {

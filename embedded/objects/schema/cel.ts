@@ -1,11 +1,20 @@
-// x-kubernetes-validations: evaluates each CEL rule where its schema node has a value, with
-// `self` bound to that value and `oldSelf` to the same place in the previous object (transition
-// rules run on updates only). Failures read like kube-apiserver's:
-//   spec.runtime: Invalid value: "object": set exactly one of docker or proxmox
+// x-kubernetes-validations on writes: walks the object and its schema together and runs each
+// node's compiled rules (cel/compile.ts) with `self` bound to the value there and `oldSelf` to
+// the same place in the previous object (transition rules run on updates only, unless the rule
+// sets optionalOldSelf, when oldSelf is an optional). Failures read like kube-apiserver's:
+//   spec: Invalid value: "object": no such key: zz evaluating rule: self.zz == 1
+//   spec.s: Forbidden: got abc                 (reason, fieldPath and messageExpression applied)
 import { OMIT_VALUE, fieldErr, type FieldError } from '../../api/errors.ts';
 import type { JSONSchemaProps, ValidationRule } from '../../kinds/types.ts';
-import { CelError, evaluate, parseCel, usesOldSelf } from './cel-lang.ts';
+import { isCelError } from '@bufbuild/cel';
+import { compiledRules, type CompiledRule } from './cel/compile.ts';
+import { runtimeMessage } from './cel/errors.ts';
+import { optionalNone, optionalOf } from './cel/opaque.ts';
+import { toCel } from './cel/values.ts';
 import { childPath, indexPath, isObject, keyPath } from './walk.ts';
+
+/** The longest message a messageExpression may produce. */
+const MAX_MESSAGE_EXPRESSION_BYTES = 5 * 1024;
 
 /** True when any node of the schema carries x-kubernetes-validations. */
 export function hasCelRules(schema: JSONSchemaProps | undefined): boolean {
@@ -13,6 +22,7 @@ export function hasCelRules(schema: JSONSchemaProps | undefined): boolean {
   if (schema['x-kubernetes-validations']?.length) return true;
   if (Object.values(schema.properties ?? {}).some(hasCelRules)) return true;
   if (schema.items && hasCelRules(schema.items)) return true;
+  if ((schema.allOf ?? []).some(hasCelRules)) return true;
   return typeof schema.additionalProperties === 'object' && hasCelRules(schema.additionalProperties);
 }
 
@@ -34,99 +44,114 @@ export const RULES_NOT_CHECKED: FieldError = {
 export function validateCel(obj: unknown, old: unknown, schema: JSONSchemaProps): FieldError[] {
   const errs: FieldError[] = [];
   walk(obj, old, schema, '', errs, true);
+  // apiserver's root field path is a nil field.Path, which prints as <nil>.
+  for (const e of errs) if (e.field === '') e.field = '<nil>';
   return errs;
 }
 
-function schemaType(schema: JSONSchemaProps, value: unknown): string {
-  if (schema.type) return schema.type;
-  if (schema['x-kubernetes-int-or-string']) return typeof value === 'string' ? 'string' : 'integer';
-  if (Array.isArray(value)) return 'array';
-  if (isObject(value)) return 'object';
-  return typeof value;
-}
-
+/** kube-apiserver's ruleErrorString: the message when there is one, else the rule. */
 function ruleText(rule: ValidationRule): string {
-  return rule.rule.trim();
+  return rule.message?.trim() ? rule.message.trim() : rule.rule.trim();
 }
 
-function fieldFor(path: string, fieldPath: string | undefined): string {
-  if (!fieldPath) return path;
-  const suffix = fieldPath.startsWith('.') ? fieldPath : `.${fieldPath}`;
-  return path ? `${path}${suffix}` : suffix.slice(1);
+function defaultMessage(rule: ValidationRule): string {
+  return rule.message ? rule.message.trim() : `failed rule: ${rule.rule.trim()}`;
 }
 
-function failure(rule: ValidationRule, path: string, type: string, detail: string): FieldError {
-  const field = fieldFor(path, rule.fieldPath);
+function failure(rule: ValidationRule, field: string, value: unknown, detail: string): FieldError {
   switch (rule.reason) {
     case 'FieldValueForbidden':
       return fieldErr.forbidden(field, detail);
     case 'FieldValueRequired':
       return fieldErr.required(field, detail);
     case 'FieldValueDuplicate':
-      return fieldErr.duplicate(field, type);
+      return fieldErr.duplicate(field, value);
     default:
-      return fieldErr.invalid(field, OMIT_VALUE, detail);
+      return fieldErr.invalid(field, value, detail);
   }
 }
 
-function check(rules: ValidationRule[], value: unknown, old: unknown, hasOld: boolean, schema: JSONSchemaProps, path: string, errs: FieldError[]): void {
-  const type = schemaType(schema, value);
-  for (const rule of rules) {
-    let node;
-    try {
-      node = parseCel(rule.rule);
-    } catch (err) {
-      errs.push(fieldErr.invalid(path, OMIT_VALUE, `compilation failed: ${(err as Error).message} in rule: ${ruleText(rule)}`));
+/** The messageExpression's text, or undefined when it cannot be used (the message is then). */
+function evaluatedMessage(c: CompiledRule, bindings: Record<string, unknown>): string | undefined {
+  if (!c.messageProgram) return undefined;
+  const r = c.messageProgram(bindings);
+  if (isCelError(r) || typeof r !== 'string') return undefined;
+  const msg = r.trim();
+  if (!msg || msg.includes('\n') || Buffer.byteLength(msg) > MAX_MESSAGE_EXPRESSION_BYTES) return undefined;
+  return msg;
+}
+
+function check(value: unknown, old: unknown, hasOld: boolean, schema: JSONSchemaProps, isRoot: boolean, path: string, errs: FieldError[]): void {
+  const { decl, rules } = compiledRules(schema, isRoot);
+  const type = schema.type ?? '';
+  const badValue = type === 'object' || type === 'array' ? OMIT_VALUE : value;
+  let self: unknown;
+  let oldSelf: unknown;
+  let converted = false;
+  for (const c of rules) {
+    if (c.error) {
+      errs.push(fieldErr.invalid(path, type, `rule compile error: ${c.error}`));
       continue;
     }
-    const transition = usesOldSelf(node);
-    if (transition && !hasOld && !rule.optionalOldSelf) continue;
-    const env: Record<string, unknown> = { self: value };
-    if (transition) env.oldSelf = hasOld ? old : null;
-    let result: unknown;
-    try {
-      result = evaluate(node, env);
-    } catch (err) {
-      const why = err instanceof CelError ? err.message : String(err);
-      errs.push(fieldErr.invalid(fieldFor(path, rule.fieldPath), OMIT_VALUE, `${why} evaluating rule: ${ruleText(rule)}`));
+    if (!c.program) continue;
+    const optionalOld = c.rule.optionalOldSelf === true;
+    if (c.usesOldSelf && !hasOld && !optionalOld) continue;
+    if (!converted) {
+      self = toCel(value, decl);
+      oldSelf = hasOld ? toCel(old, decl) : undefined;
+      converted = true;
+    }
+    const bindings: Record<string, unknown> = { self };
+    if (optionalOld) bindings.oldSelf = hasOld ? optionalOf(oldSelf) : optionalNone();
+    else if (hasOld) bindings.oldSelf = oldSelf;
+    const result = c.program(bindings);
+    if (isCelError(result)) {
+      const why = runtimeMessage(result);
+      const detail =
+        why === 'no such overload'
+          ? `'${why}': call arguments did not match a supported operator, function or macro signature for rule: ${ruleText(c.rule)}`
+          : `${why} evaluating rule: ${ruleText(c.rule)}`;
+      errs.push(fieldErr.invalid(path, type, detail));
       continue;
     }
-    if (result !== true) {
-      errs.push(failure(rule, path, type, rule.message || `failed rule: ${ruleText(rule)}`));
-    }
+    if (result === true) continue;
+    const field = c.fieldPath ? childPath(path, c.fieldPath) : path;
+    // kube-apiserver evaluates messages with the plain activation, oldSelf only when there is one.
+    const detail = evaluatedMessage(c, hasOld ? { self, oldSelf } : { self }) ?? defaultMessage(c.rule);
+    errs.push(failure(c.rule, field, badValue, detail));
   }
 }
 
-function walk(value: unknown, old: unknown, schema: JSONSchemaProps, path: string, errs: FieldError[], hasOld: boolean): void {
+/** Old list items that correlate with new ones: only in map-type lists, by their keys. */
+function correlatedItem(schema: JSONSchemaProps, old: unknown, item: unknown): unknown {
+  if (schema['x-kubernetes-list-type'] !== 'map' || !Array.isArray(old) || !isObject(item)) return undefined;
+  const keys = schema['x-kubernetes-list-map-keys'] ?? [];
+  return old.find((o) => isObject(o) && keys.every((k) => o[k] === item[k]));
+}
+
+function walk(value: unknown, old: unknown, schema: JSONSchemaProps, path: string, errs: FieldError[], isRoot: boolean): void {
   if (value === undefined || value === null) return;
-  const rules = schema['x-kubernetes-validations'];
-  if (rules?.length) check(rules, value, old, hasOld && old !== undefined && old !== null, schema, path, errs);
+  const hasOld = old !== undefined && old !== null;
+  if (schema['x-kubernetes-validations']?.length) check(value, old, hasOld, schema, isRoot || !!schema['x-kubernetes-embedded-resource'], path, errs);
+  for (const sub of schema.allOf ?? []) walk(value, old, sub, path, errs, false);
 
   if (Array.isArray(value)) {
     const items = schema.items;
     if (!items) return;
-    const keys = schema['x-kubernetes-list-type'] === 'map' ? (schema['x-kubernetes-list-map-keys'] ?? []) : undefined;
-    value.forEach((item, i) => {
-      let oldItem: unknown;
-      let correlated = false;
-      if (keys && Array.isArray(old) && isObject(item)) {
-        oldItem = old.find((o) => isObject(o) && keys.every((k) => o[k] === item[k]));
-        correlated = oldItem !== undefined;
-      }
-      walk(item, oldItem, items, indexPath(path, i), errs, correlated);
-    });
+    value.forEach((item, i) => walk(item, correlatedItem(schema, old, item), items, indexPath(path, i), errs, false));
     return;
   }
   if (!isObject(value)) return;
   const oldObj = isObject(old) ? old : undefined;
-  for (const [key, child] of Object.entries(value)) {
-    const prop = schema.properties?.[key];
-    if (prop) {
-      if (path === '' && key === 'metadata') continue;
-      walk(child, oldObj?.[key], prop, childPath(path, key), errs, !!oldObj && key in oldObj);
-      continue;
+  const ap = schema.additionalProperties;
+  if (ap && typeof ap === 'object') {
+    for (const [key, child] of Object.entries(value)) walk(child, oldObj?.[key], ap, keyPath(path, key), errs, false);
+  }
+  if (schema.properties) {
+    for (const [key, child] of Object.entries(value)) {
+      const prop = schema.properties[key];
+      if (!prop || (isRoot && key === 'metadata')) continue;
+      walk(child, oldObj?.[key], prop, childPath(path, key), errs, false);
     }
-    const ap = schema.additionalProperties;
-    if (ap && typeof ap === 'object') walk(child, oldObj?.[key], ap, keyPath(path, key), errs, !!oldObj && key in oldObj);
   }
 }
