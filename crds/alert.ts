@@ -32,6 +32,11 @@ export const PROBE_URL = new RegExp(
 export const FORBIDDEN_PROBE_URL =
   /^https?:\/\/(169\.254\.[0-9.]*|0+(\.0+){0,3}|100\.100\.100\.200|\[[fF][eE][89aAbB][0-9a-fA-F]:[0-9A-Fa-f:]*\]|\[[0:]*\]|\[[fF][dD]00:[eE][cC]2::254\]|metadata|metadata\.google\.internal|metadata\.azure\.internal|instance-data|instance-data\.ec2\.internal)([:/?].*)?$/;
 const SLACK_CHANNEL = /^[#@]?[a-z0-9][a-z0-9._-]*$/;
+/** An HTTP header name (a subset of RFC 9110 token characters). */
+const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
+/** A header value: printable ASCII without quotes, backslash or control characters (no header injection). */
+const HEADER_VALUE = /^[A-Za-z0-9 _.,:/=+*!?@%&()<>[\]^|~#;-]*$/;
+const RESERVED_HEADERS = new Set(['authorization', 'content-type', 'idempotency-key', 'content-length', 'host']);
 
 function targets<K extends readonly [string, ...string[]]>(kinds: K, what: string) {
   const target = withRules(
@@ -82,6 +87,9 @@ const rule = withRules(
         .strictObject({
           targets: targets(['ProxyRoute', 'Secret'] as const, 'ProxyRoutes (their served certificate) or kubernetes.io/tls Secrets.'),
           withinDays: z.number().int().min(1).max(365).default(14).describe('Fire when the certificate expires within this many days (default 14).'),
+          renotifyAtDays: listSet(z.number().int().min(1).max(365), 8)
+            .default([7, 3])
+            .describe('While firing, notify again as soon as the expiry comes within each of these many days (default 7 and 3), besides repeatInterval.'),
         })
         .optional()
         .describe('Fires while a certificate is about to expire (or has expired).'),
@@ -142,6 +150,13 @@ const rule = withRules(
   ],
 );
 
+const webhookHeader = z
+  .strictObject({
+    name: text(128, HEADER_NAME, 'must be an HTTP header name: letters, digits and "-"').describe('Header name.'),
+    value: text(1024, HEADER_VALUE, 'may hold only printable characters without quotes, backslash or control characters').describe('Header value (not a secret: use authorizationSecretRef for credentials).'),
+  })
+  .describe('An extra header sent with every notification.');
+
 const receiver = withRules(
   z
     .strictObject({
@@ -174,16 +189,45 @@ const receiver = withRules(
           authorizationSecretRef: secretKeyRef()
             .optional()
             .describe('Value of the Authorization header (for example "Bearer ..."), from a Secret in the same namespace.'),
+          headers: listMap(webhookHeader, ['name'], 16)
+            .optional()
+            .describe('Extra headers (not Authorization, Content-Type or Idempotency-Key, which Outrigger sets).'),
         })
         .optional()
-        .describe('POST a JSON notification to a URL.'),
+        .describe('POST an Alertmanager-compatible JSON notification (version 4) to a URL, with an Idempotency-Key header.'),
+      alertmanager: z
+        .strictObject({
+          url: withRules(
+            text(2048, PROBE_URL, 'must be an http or https URL without credentials, such as https://alertmanager.example.com').describe(
+              'Base URL of an existing Alertmanager; alerts are pushed to its /api/v2/alerts.',
+            ),
+            [
+              {
+                rule: `!self.matches(${JSON.stringify(FORBIDDEN_PROBE_URL.source)})`,
+                message: 'must not point at a link-local, unspecified or cloud metadata address',
+                holds: (u) => !FORBIDDEN_PROBE_URL.test(u),
+              },
+            ],
+          ),
+          authorizationSecretRef: secretKeyRef()
+            .optional()
+            .describe('Value of the Authorization header, from a Secret in the same namespace.'),
+        })
+        .optional()
+        .describe('Push alerts to an Alertmanager you already run (it groups and routes them itself).'),
     })
-    .describe('Where notifications go: exactly one of smtp, slack or webhook.'),
+    .describe('Where notifications go: exactly one of smtp, slack, webhook or alertmanager.'),
   [
     {
-      rule: exactlyOneCel(['smtp', 'slack', 'webhook']),
-      message: 'set exactly one of smtp, slack or webhook in each receiver',
-      holds: (r) => countSet(r.smtp, r.slack, r.webhook) === 1,
+      rule: exactlyOneCel(['smtp', 'slack', 'webhook', 'alertmanager']),
+      message: 'set exactly one of smtp, slack, webhook or alertmanager in each receiver',
+      holds: (r) => countSet(r.smtp, r.slack, r.webhook, r.alertmanager) === 1,
+    },
+    {
+      rule: "!has(self.webhook) || !has(self.webhook.headers) || self.webhook.headers.all(h, !(h.name.lowerAscii() in ['authorization', 'content-type', 'idempotency-key', 'content-length', 'host']))",
+      message: 'webhook.headers must not set Authorization, Content-Type, Idempotency-Key, Content-Length or Host',
+      fieldPath: '.webhook.headers',
+      holds: (r) => (r.webhook?.headers ?? []).every((h) => !RESERVED_HEADERS.has(h.name.toLowerCase())),
     },
   ],
 );
@@ -193,7 +237,11 @@ export const alertSpecSchema = withRules(
     .strictObject({
       rules: listMap(rule, ['name'], 64).min(1).describe('The rules to evaluate.'),
       receivers: listMap(receiver, ['name'], 16).min(1).describe('Where notifications go.'),
+      groupBy: listSet(z.enum(['rule', 'severity', 'target']), 3)
+        .optional()
+        .describe('Labels that split the Alert\'s alerts into notification groups: rule, severity, target (default: none, one group per receiver, as Alertmanager\'s default).'),
       groupWait: duration().default('30s').describe('How long to wait after the first rule fires before notifying, to send rules firing together in one notification (default 30s).'),
+      groupInterval: duration().default('5m').describe('How long to wait before notifying about new or resolved alerts of a group already notified (default 5m).'),
       repeatInterval: duration().default('4h').describe('How often to repeat a notification while rules keep firing (default 4h).'),
       sendResolved: z.boolean().default(true).describe('Also notify when a firing rule resolves (default true).'),
     })
@@ -208,6 +256,8 @@ export const alertSpecSchema = withRules(
   ],
 );
 
+const alertState = z.enum(['Pending', 'Firing', 'Resolved']);
+
 export const alertStatusSchema = statusSchema('Observed state of an Alert.', {
   rules: z
     .array(
@@ -217,7 +267,7 @@ export const alertStatusSchema = statusSchema('Observed state of an Alert.', {
           state: z.enum(['Ok', 'Pending', 'Firing']).optional().describe('Ok, Pending (condition holds, waiting for the for duration) or Firing.'),
           since: timestamp().optional().describe('When the rule entered its current state.'),
           lastEvaluationTime: timestamp().optional().describe('When the rule was last evaluated.'),
-          firingTargets: z.array(text(320)).max(32).optional().describe('Targets for which the condition holds, as kind/name[/machine] or the probe URL.'),
+          firingTargets: z.array(text(2048)).max(32).optional().describe('Targets for which the condition holds, as kind/name[/machine] or the probe URL.'),
           message: text(4096).optional().describe('What the last evaluation saw.'),
         })
         .describe('State of one rule.'),
@@ -225,20 +275,89 @@ export const alertStatusSchema = statusSchema('Observed state of an Alert.', {
     .max(64)
     .optional()
     .describe('Per-rule state.'),
+  alerts: z
+    .array(
+      z
+        .strictObject({
+          fingerprint: text(16).describe('Stable identity of the alert: a hash of its labels (as Alertmanager computes one).'),
+          rule: text(63).describe('Rule name.'),
+          type: z.enum(['containerDown', 'restartLooping', 'certificateExpiring', 'httpProbe', 'errorRate']).describe('The rule\'s condition.'),
+          severity: z.enum(['Critical', 'Warning', 'Info']).describe('The rule\'s severity when the alert started.'),
+          target: text(2048).describe('What the rule watched: kind/name[/machine] or the probe URL.'),
+          state: alertState.describe('Pending (waiting for the rule\'s for), Firing, or Resolved (kept until the resolve is notified).'),
+          activeAt: timestamp().describe('When the condition started to hold.'),
+          firingAt: timestamp().optional().describe('When it fired.'),
+          resolvedAt: timestamp().optional().describe('When it resolved.'),
+          stage: text(32).optional().describe('A step of a firing alert that is notified again (a certificate within 7 days, then 3).'),
+          inhibited: z.boolean().optional().describe('Not notified: its target is down (containerDown fires for it).'),
+          silenced: z.boolean().optional().describe('Not notified: a silence annotation covers it.'),
+          message: text(1024).optional().describe('What the evaluation saw.'),
+        })
+        .describe('One alert: a rule and one of its targets, while not Ok.'),
+    )
+    .max(2048)
+    .optional()
+    .describe('Alerts that are pending, firing, or resolved and not yet notified. The notification state below refers to them.'),
+  notifications: z
+    .array(
+      z
+        .strictObject({
+          receiver: text(63).describe('Receiver name.'),
+          group: text(512).describe('Group key: the groupBy labels (empty: the whole Alert).'),
+          groupSince: timestamp().optional().describe('When the group got its first firing alert (group_wait counts from here).'),
+          nextFlushAt: timestamp().optional().describe('When the group is next looked at for a notification.'),
+          flushedAt: timestamp().optional().describe('When the group was last looked at.'),
+          sentAt: timestamp().optional().describe('When the last notification of this group went out.'),
+          key: text(64).optional().describe('Idempotency key of the last notification sent.'),
+          firing: z.array(text(64)).max(2048).optional().describe('Fingerprints (with stage) the last notification told as firing.'),
+          resolved: z.array(text(16)).max(2048).optional().describe('Fingerprints the last notification told as resolved.'),
+          pending: z
+            .strictObject({
+              key: text(64).describe('Idempotency key, reused by every attempt.'),
+              since: timestamp().describe('When this notification was decided.'),
+              firing: z.array(text(64)).max(2048).optional().describe('Fingerprints (with stage) it tells as firing.'),
+              resolved: z.array(text(16)).max(2048).optional().describe('Fingerprints it tells as resolved.'),
+              attempts: z.number().int().min(0).optional().describe('Delivery attempts so far.'),
+            })
+            .optional()
+            .describe('A notification decided but not confirmed delivered: written before the first attempt, so a restart sends it (with the same key) instead of losing it.'),
+        })
+        .describe('The notification log of one group and receiver (what was sent, when, its key).'),
+    )
+    .max(512)
+    .optional()
+    .describe('Notification log and outbox, per group and receiver.'),
   receivers: z
     .array(
       z
         .strictObject({
           name: text(63).describe('Receiver name.'),
           lastNotificationTime: timestamp().optional().describe('When the last notification was sent.'),
+          lastAttemptTime: timestamp().optional().describe('When delivery was last tried.'),
           lastResult: z.enum(['Succeeded', 'Failed']).optional().describe('Whether the last delivery succeeded.'),
+          reason: text(64).optional().describe('Why the last delivery failed, as a reason code.'),
           message: text(4096).optional().describe('Why the last delivery failed (never secret values or URLs).'),
+          sent: z.number().int().min(0).optional().describe('Notifications delivered.'),
         })
         .describe('Delivery state of one receiver.'),
     )
     .max(16)
     .optional()
     .describe('Per-receiver delivery state.'),
+  silences: z
+    .array(
+      z
+        .strictObject({
+          rule: text(63).optional().describe('The silenced rule (absent: every rule).'),
+          until: text(64).describe('When the silence ends.'),
+          active: z.boolean().describe('Whether it silences now (false: expired, or the value is not a time).'),
+          comment: text(256).optional().describe('The text after the time in the annotation.'),
+        })
+        .describe('A silence from an annotation.'),
+    )
+    .max(65)
+    .optional()
+    .describe('Silences read from the annotations outrigger.dev/silence-until and silence.outrigger.dev/<rule>.'),
   firingCount: z.number().int().min(0).optional().describe('Number of rules firing.'),
 });
 
@@ -272,6 +391,7 @@ export function alertReferences(spec: AlertSpec): Reference[] {
     refs.push(...secretRefTo(`spec.receivers[${i}].slack.urlSecretRef`, r.slack?.urlSecretRef));
     refs.push(...secretRefTo(`spec.receivers[${i}].webhook.urlSecretRef`, r.webhook?.urlSecretRef));
     refs.push(...secretRefTo(`spec.receivers[${i}].webhook.authorizationSecretRef`, r.webhook?.authorizationSecretRef));
+    refs.push(...secretRefTo(`spec.receivers[${i}].alertmanager.authorizationSecretRef`, r.alertmanager?.authorizationSecretRef));
   });
   return refs;
 }

@@ -10,6 +10,7 @@ import { hostRegistration } from './host/index.ts';
 import { labRegistration } from './lab/index.ts';
 import { proxyRouteRegistration } from './proxyroute/index.ts';
 import { workspaceRegistration } from './workspace/index.ts';
+import { alertRegistration } from './alert/index.ts';
 
 export interface ReconcilerOptions {
   /** Only watch this namespace (default: all namespaces). */
@@ -25,6 +26,7 @@ const registrations: Array<{ kind: string; register: RegisterReconciler }> = [
   proxyRouteRegistration,
   workspaceRegistration,
   labRegistration,
+  alertRegistration,
 ];
 
 export function registerReconcilers(manager: Manager, opts: ReconcilerOptions = {}): string[] {

@@ -10,7 +10,7 @@ import { hostRef, secretRef } from './common/kinds.ts';
 import { SecretReader, type SecretObject } from './common/secrets.ts';
 import { ReferenceIndex } from './common/references.ts';
 import { HostConnections } from './hosts.ts';
-import { EngineRegistry } from './docker/index.ts';
+import { ContainerHistory, EngineRegistry } from './docker/index.ts';
 import { SshPool } from './ssh/index.ts';
 import { createOutboundGuard, type OutboundConfig, type OutboundGuard } from './net/index.ts';
 
@@ -23,6 +23,8 @@ export interface Platform {
   sshPool: SshPool;
   engines: EngineRegistry;
   connections: HostConnections;
+  /** What the engine watchers saw of each owner's containers (state, restarts), for Alerts. */
+  containerHistory: ContainerHistory;
   references: ReferenceIndex;
   /** Users of referents beyond the index (a host still serving routes being removed). */
   holders: Holders[];
@@ -47,5 +49,5 @@ export function createPlatform(manager: Manager, opts: { namespace?: string; out
     engines.closeAll();
     sshPool.close();
   });
-  return { manager, namespace: opts.namespace, hosts, secrets, secretReader, sshPool, engines, connections, references, holders: [], protection: {}, outbound };
+  return { manager, namespace: opts.namespace, hosts, secrets, secretReader, sshPool, engines, connections, containerHistory: new ContainerHistory(manager.clock), references, holders: [], protection: {}, outbound };
 }

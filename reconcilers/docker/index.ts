@@ -2,6 +2,7 @@
 export { Engine, cheapToInspect, connectionKey, describeConnection, type EngineConnection, type EngineFlavor, type EngineOptions, type TlsMaterial } from './engine.ts';
 export { EngineRegistry, type EngineRegistryOptions } from './registry.ts';
 export { EngineWatcher, type WatcherOptions } from './watcher.ts';
+export { ContainerHistory, type OwnerContainers } from './history.ts';
 export { ContainerCache, type ContainerChange, type ObservedContainer, type PublishedPort, type ContainerStateName } from './cache.ts';
 export {
   WorkspaceContainers,

@@ -22,7 +22,7 @@ import { OutriggerError, errorCode, errorMessage } from '../../controller/errors
 import { assertRemotePath, commandChunks, writeNewFiles, type SshConnection } from '../ssh/index.ts';
 import { isolateFailures, type TestOutcome } from './isolate.ts';
 import { nginxMessage, routesNamed, severeLogLines, warningsFor } from './messages.ts';
-import { renderIndex, renderResolver, sha256, type RenderedFile, type RenderedFileKind, type RenderedRoute } from './render.ts';
+import { accessLogPath, renderIndex, renderResolver, sha256, type RenderedFile, type RenderedFileKind, type RenderedRoute } from './render.ts';
 import { reloadNginx, type ReloadResult } from './reload.ts';
 import { commandFor, type NginxHostSettings } from './settings.ts';
 import { parseState, serializeState, statePath, type HostState, type LiveRoute } from './state.ts';
@@ -238,6 +238,8 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
   }
   await conn.files.mkdirp(posix.join(dir, 'routes'), op);
   await conn.files.mkdirp(posix.join(dir, 'generations'), op);
+  // Every route's access log (nginx opens it at test and reload; an Alert's errorRate reads it).
+  await conn.files.mkdirp(posix.join(dir, 'logs'), { mode: 0o755, ...op });
 
   // ---- write ----
   const toWrite: RenderedFile[] = [];
@@ -411,6 +413,9 @@ export async function applyHost(ctx: ApplyContext, intents: ReadonlyMap<string, 
     next.owned = [...owned].filter((p) => referenced.has(p));
     await conn.files.writeFileAtomic(statePath(dir), serializeState(next), { mode: 0o600, ...op });
     await pooled(garbage, 32, async (p) => { if (await conn.files.unlink(p, op)) report.filesRemoved++; });
+    // A route that left the host takes its access log with it (nginx let go of it at the reload).
+    const gone = Object.keys(state.routes).filter((key) => !finalSet.some((c) => c.key === key));
+    await pooled(gone, 16, (key) => conn.files.unlink(accessLogPath(dir, key), op).then(() => undefined));
     // Directories only go when empty: a file someone else put there keeps its directory.
     const emptied = [...new Set(garbage.map((p) => posix.dirname(p)))].filter((d) => ![...referenced].some((r) => r.startsWith(`${d}/`)));
     await pooled(emptied, 16, (d) => conn.files.rmdir(d, op).catch(() => {}));

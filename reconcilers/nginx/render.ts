@@ -79,6 +79,14 @@ export function renderResolver(resolvers: readonly string[]): string {
   return `# The host's DNS servers, for upstream names resolved per request. Generated.\nresolver ${list.join(' ')} valid=30s;\nresolver_timeout 5s;\n`;
 }
 
+/** The log format of every route's access log: time (seconds.millis) and status; errorRate reads it. */
+export const ACCESS_LOG_FORMAT = 'outrigger_access';
+
+/** Where a route's access log is on its host (nginx writes it; Outrigger only reads it). */
+export function accessLogPath(configDir: string, key: string): string {
+  return posix.join(configDir, 'logs', `${key}.access.log`);
+}
+
 /** The http-level rate-limit zone name for a route: derived from its key, stable across edits. */
 export function zoneName(key: string): string {
   return `outrigger_${sha256(key).slice(0, 16)}`;
@@ -209,7 +217,11 @@ export function renderRoute(input: NginxRouteInput, settings: RenderSettings): R
 
   const v6 = settings.listenIPv6 === true;
   const listen = (port: number, ssl: boolean) => [`listen ${port}${ssl ? ' ssl' : ''};`, ...(v6 ? [`listen [::]:${port}${ssl ? ' ssl' : ''};`] : [])];
-  const common: string[] = [`server_name ${input.serverNames.join(' ')};`, `include ${resolverInclude(settings.configDir)};`];
+  const common: string[] = [
+    `server_name ${input.serverNames.join(' ')};`,
+    `include ${resolverInclude(settings.configDir)};`,
+    `access_log ${accessLogPath(settings.configDir, key)} ${ACCESS_LOG_FORMAT};`,
+  ];
   const guards: string[] = [];
   for (const c of input.access?.allowCIDRs ?? []) guards.push(`allow ${c};`);
   if ((input.access?.allowCIDRs ?? []).length > 0) guards.push('deny all;');
@@ -268,6 +280,7 @@ export function renderIndex(input: IndexInput): string {
     '    default upgrade;',
     "    '' close;",
     '}',
+    `log_format ${ACCESS_LOG_FORMAT} '$msec $status';`,
     ...input.httpIncludes.map((p) => `include ${p};`),
     ...input.serverIncludes.map((p) => `include ${p};`),
     'server {',

@@ -4,7 +4,7 @@
 // one starts. Every change the watcher reports is handed to `onChange` (the controller enqueues the
 // owning Workspace's key), which is how drift is noticed within moments rather than at the next poll.
 import type { Logger } from '../../controller/index.ts';
-import { EngineWatcher, WorkspaceContainers, cheapToInspect, type ContainerChange, type Engine } from '../docker/index.ts';
+import { EngineWatcher, WorkspaceContainers, cheapToInspect, type ContainerChange, type ContainerHistory, type Engine } from '../docker/index.ts';
 
 export { cheapToInspect };
 
@@ -24,6 +24,8 @@ export interface EngineWatchersOptions {
   onChange(change: ContainerChange, bundle: EngineBundle): void;
   /** The engine stopped answering (false) or is back (true). */
   onHealth?(healthy: boolean, bundle: EngineBundle): void;
+  /** Shares what the watchers see with rules about containers (an Alert's containerDown). */
+  history?: ContainerHistory;
 }
 
 /** How long a reconcile waits for a new watcher's first list before observing without the cache. */
@@ -82,9 +84,14 @@ export class EngineWatchers {
     const watcher = new EngineWatcher(engine, { instance: this.opts.instance, resyncMs: this.opts.resyncMs, log: this.opts.log });
     const containers = new WorkspaceContainers(engine, { instance: this.opts.instance, cache: watcher.cache, stopTimeoutSeconds: this.opts.stopTimeoutSeconds });
     const bundle = { hostUid, engine, watcher, containers, unsubscribe: () => {} };
-    const offChange = watcher.subscribe((change) => this.opts.onChange(change, bundle));
+    const history = this.opts.history;
+    const detach = history?.attach(hostUid, watcher);
+    const offChange = watcher.subscribe((change) => {
+      history?.record(change);
+      this.opts.onChange(change, bundle);
+    });
     const offHealth = watcher.onHealth((healthy) => this.opts.onHealth?.(healthy, bundle));
-    bundle.unsubscribe = () => { offChange(); offHealth(); };
+    bundle.unsubscribe = () => { offChange(); offHealth(); detach?.(); };
     if (!this.stopped) watcher.start();
     this.bundles.set(hostUid, bundle);
     this.opts.log.debug({ engine: engine.description }, 'watching docker engine');

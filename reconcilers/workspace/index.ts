@@ -49,6 +49,7 @@ export function registerWorkspaceReconciler(platform: Platform, opts: WorkspaceC
     resyncMs: opts.engineResyncMs ?? 30_000,
     stopTimeoutSeconds: opts.stopTimeoutSeconds ?? 10,
     log: manager.log.child({ controller: 'workspace' }),
+    history: platform.containerHistory,
     // An engine that stopped answering or came back: every Workspace on it is looked at now (and
     // any backoff forgotten), so status says Unreachable at once and recovers at once.
     onHealth: (_healthy, bundle) => {

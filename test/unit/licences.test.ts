@@ -14,6 +14,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ALLOWED: Record<string, string> = {
   'Apache-2.0': 'Outrigger\'s own licence',
   MIT: 'permissive; only the copyright notice must be kept',
+  'MIT-0': 'permissive, MIT without even the notice condition (nodemailer)',
   ISC: 'permissive, equivalent to MIT',
   'BSD-2-Clause': 'permissive; notice kept',
   'BSD-3-Clause': 'permissive; notice kept, no endorsement by the authors\' names',

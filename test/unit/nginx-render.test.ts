@@ -37,6 +37,7 @@ describe('renderRoute: a plain HTTP route, exactly', () => {
       '    listen 80;',
       '    server_name app.example.com;',
       '    include /etc/nginx/outrigger/current/resolver.inc;',
+      '    access_log /etc/nginx/outrigger/logs/team-a_app.access.log outrigger_access;',
       '',
       '    location / {',
       '        set $outrigger_upstream "http://10.0.0.5:8080";',
@@ -314,6 +315,8 @@ describe('renderIndex and renderResolver', () => {
     assert.match(text, /listen 127\.0\.0\.1:10080;/);
     assert.match(text, /return 200 "g1-2\\n";/);
     assert.match(text, /map \$http_upgrade \$outrigger_connection_upgrade/);
+    // Every route's access log is written in this format (an Alert's errorRate reads it).
+    assert.match(text, /log_format outrigger_access '\$msec \$status';/);
   });
   it('refuses a generation id that is not plain', () => {
     assert.throws(() => renderIndex({ generation: 'x"; }', httpIncludes: [], serverIncludes: [], statusPort: 1 }), RangeError);
