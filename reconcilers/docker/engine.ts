@@ -9,6 +9,7 @@ import Dockerode from 'dockerode';
 import { ApiCallCounter, countApiCalls } from './api-calls.ts';
 import { dockerError } from './errors.ts';
 import { StreamAgent, type ConnectStream } from './stream-agent.ts';
+import { clockTimeout, realClock, type Clock } from '../../controller/clock.ts';
 
 /** PEM strings, from a kubernetes.io/tls-style Secret (ca.crt, tls.crt, tls.key). */
 export interface TlsMaterial {
@@ -84,6 +85,8 @@ export interface EngineOptions {
   /** Deadline for one ordinary API call (not streams). Default 30 s. */
   callTimeoutMs?: number;
   counter?: ApiCallCounter;
+  /** The clock call deadlines run on (tests drive it). */
+  clock?: Clock;
 }
 
 /** Which engine answers the Docker API: Podman's differs from Docker's in a few places (see README). */
@@ -99,7 +102,10 @@ export class Engine {
   private closed = false;
   private flavorAnswer: Promise<EngineFlavor> | undefined;
 
+  private readonly clock: Clock;
+
   constructor(connection: EngineConnection, opts: EngineOptions = {}) {
+    this.clock = opts.clock ?? realClock;
     this.description = describeConnection(connection);
     this.key = connectionKey(connection);
     this.calls = opts.counter ?? new ApiCallCounter();
@@ -131,7 +137,7 @@ export class Engine {
 
   /** A signal that fires at the call deadline or when `signal` does. */
   deadline(signal?: AbortSignal, timeoutMs = this.callTimeoutMs): AbortSignal {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = clockTimeout(this.clock, timeoutMs);
     return signal ? AbortSignal.any([signal, timeout]) : timeout;
   }
 

@@ -186,6 +186,14 @@ describe('reconcile kit: failures', () => {
     assert.deepEqual(t.events.map((e) => e.reason), ['Created']);
   });
 
+  it('a status write that finds the object gone (its last finalizer just removed) is not a failure', async () => {
+    const t = setup();
+    t.api.failNext.set('/apis/test.outrigger.dev/v1/namespaces/ns/things/a/status', 404);
+    const result = await t.run();
+    assert.equal(result.requeueAfterMs, 60_000, 'the reconcile ended normally');
+    assert.deepEqual(t.events.map((e) => e.type), ['Normal'], 'no Warning for it');
+  });
+
   it('a missing referent is a wait: Ready=False naming it, no error for the queue, no backoff', async () => {
     const t = setup({ connectError: new WaitingForReferent('ReferenceNotFound', { kind: 'Host', namespace: 'ns', name: 'h' }, 'spec.hostRef: Host "h" not found') });
     const result = await t.run();
