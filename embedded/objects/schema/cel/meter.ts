@@ -4,7 +4,7 @@
 // rule is planned against an environment whose function resolver reports each call it makes
 // (by the id of the call's node) to the meter of the evaluation in progress; lower.ts put a
 // call wherever a run of selections and identifiers needs counting.
-import { celError, celFunc, CelScalar, isCelError, plan, type CelEnv, type CelResult } from '@bufbuild/cel';
+import { celError, celFunc, CelScalar, plan, type CelEnv, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { callCost } from './runtime-cost.ts';
 import { opaqueKind, payloadOf, type OptionalPayload } from './opaque.ts';
@@ -52,7 +52,12 @@ function charge(id: number, target: unknown, args: unknown[], result: CelResult)
   if (!node) return result;
   let cost = node.fixed;
   if (node.dynamic === 'call') {
-    cost += callCost(node.name ?? '', node.member ?? false, target === undefined ? args : [target, ...args], result);
+    try {
+      cost += callCost(node.name ?? '', node.member ?? false, target === undefined ? args : [target, ...args], result);
+    } catch {
+      // A value of a shape no cost rule expects: cel-go's default.
+      cost += 1;
+    }
   } else if (node.dynamic === 'presence' && opaqueKind(result) === 'optional_type' && payloadOf<OptionalPayload>(result).present) {
     cost += 1;
   }
