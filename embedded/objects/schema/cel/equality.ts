@@ -59,6 +59,9 @@ function listEquals(a: CelList, b: CelList, kind: ListKind): boolean {
 }
 
 function equals(a: unknown, b: unknown): boolean {
+  // Two strings, ints, bools or doubles: no need to ask the evaluator.
+  const t = typeof a;
+  if (t === typeof b && (t === 'string' || t === 'bigint' || t === 'boolean' || t === 'number')) return a === b;
   const kind = isCelList(a) && isCelList(b) ? kinds.get(a) : undefined;
   if (kind) return listEquals(a as CelList, b as CelList, kind);
   // Optionals are equal when both are empty or their values are.

@@ -6,7 +6,7 @@
 // call wherever a run of selections and identifiers needs counting.
 import { celError, celFunc, CelScalar, plan, type CelEnv, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
-import { callCost } from './runtime-cost.ts';
+import { costFunction, type CostFunction } from './runtime-cost.ts';
 import { opaqueKind, payloadOf, type OptionalPayload } from './opaque.ts';
 
 /** kube-apiserver's per-evaluation limit (celconfig.PerCallLimit). */
@@ -23,6 +23,8 @@ export interface NodeCost {
   /** The function's name as the checker resolved it (`ip.isCanonical`, `_+_`). */
   name?: string;
   member?: boolean;
+  /** The call's cost rule, looked up once. */
+  rule?: CostFunction;
 }
 
 export type CostPlan = Map<number, NodeCost>;
@@ -53,7 +55,8 @@ function charge(id: number, target: unknown, args: unknown[], result: CelResult)
   let cost = node.fixed;
   if (node.dynamic === 'call') {
     try {
-      cost += callCost(node.name ?? '', node.member ?? false, target === undefined ? args : [target, ...args], result);
+      node.rule ??= costFunction(node.name ?? '', node.member ?? false);
+      cost += node.rule(target === undefined ? args : [target, ...args], result);
     } catch {
       // A value of a shape no cost rule expects: cel-go's default.
       cost += 1;
