@@ -97,6 +97,7 @@ test('optional values, chains and lazy orValue behave as in cel-go', () => {
   assert.equal(run("self.?o.?c.optMap(c, c.d + 'y').value() == 'xy' && self.?o.?c.optFlatMap(c, c.?e).hasValue() == false").value, true);
   assert.equal(run('optional.unwrap([optional.of(1), optional.none()]) == [1] && self.l.first().value() == 1 && [].last() == optional.none()').value, true);
   assert.equal(run('optional.none().value() == 1').value, 'error: optional.none() dereference');
+  assert.equal(run("optional.of([1]) == optional.of([1]) && optional.of(self.o) == self.?o && optional.none() != optional.of(1)").value, true, 'optionals compare by their values');
 });
 
 test('two-variable comprehensions bind index and value, or key and value', () => {

@@ -37,8 +37,18 @@ const RESERVED = new Set([
   'loop', 'package', 'namespace', 'return', 'var', 'void', 'while',
 ]);
 
+const escaped = new Map<string, string | undefined>();
+
 /** A property name as CEL rules spell it (`foo-bar` is `foo__dash__bar`), or undefined if it cannot be named. */
 export function escapeName(name: string): string | undefined {
+  if (escaped.has(name)) return escaped.get(name);
+  const e = escape(name);
+  if (escaped.size > 10_000) escaped.clear();
+  escaped.set(name, e);
+  return e;
+}
+
+function escape(name: string): string | undefined {
   if (!name || (name[0]! >= '0' && name[0]! <= '9')) return undefined;
   if (RESERVED.has(name)) return `__${name}__`;
   if (!/^[A-Za-z0-9_./-]+$/.test(name)) return undefined;

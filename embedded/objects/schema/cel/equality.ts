@@ -1,11 +1,11 @@
 // CEL's own `==` (heterogeneous numbers, lists, maps, messages), borrowed from the evaluator so
-// library functions such as indexOf compare exactly as the language does; and what
-// kube-apiserver adds: a list with x-kubernetes-list-type set or map on the left of `==`
+// library functions such as indexOf compare exactly as the language does; optionals by their
+// values; and what kube-apiserver adds: a list with x-kubernetes-list-type set or map on the left of `==`
 // ignores order (map lists pair items by their keys), and on the left of `+` merges instead of
 // appending (a set keeps each value once, a map list lets later items replace those with
 // the same keys).
 import { celEnv, celFunc, celList, celListConcat, CelScalar, isCelList, isCelMap, isCelUint, listType, type CelList, type CelValue } from '@bufbuild/cel';
-import { OPAQUE_REGISTRY } from './opaque.ts';
+import { OPAQUE_REGISTRY, opaqueKind, payloadOf, type OptionalPayload } from './opaque.ts';
 
 const { DYN, BOOL } = CelScalar;
 const LIST = listType(DYN);
@@ -59,8 +59,17 @@ function listEquals(a: CelList, b: CelList, kind: ListKind): boolean {
 }
 
 function equals(a: unknown, b: unknown): boolean {
+  // Two strings, ints, bools or doubles: no need to ask the evaluator.
+  const t = typeof a;
+  if (t === typeof b && (t === 'string' || t === 'bigint' || t === 'boolean' || t === 'number')) return a === b;
   const kind = isCelList(a) && isCelList(b) ? kinds.get(a) : undefined;
   if (kind) return listEquals(a as CelList, b as CelList, kind);
+  // Optionals are equal when both are empty or their values are.
+  if (opaqueKind(a) === 'optional_type' && opaqueKind(b) === 'optional_type') {
+    const x = payloadOf<OptionalPayload>(a);
+    const y = payloadOf<OptionalPayload>(b);
+    return x.present === y.present && (!x.present || equals(x.value, y.value));
+  }
   return base.call(0, undefined, [a as CelValue, b as CelValue]) === true;
 }
 

@@ -17,6 +17,7 @@ import {
 } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import type { Checked } from './check.ts';
 import { TICK, type CostPlan, type NodeCost } from './meter.ts';
+import { maxId } from './syntax.ts';
 import { isOptional } from './types.ts';
 
 const LIST_CREATE = 10;
@@ -355,31 +356,6 @@ function relativeCost(operand: Expr, branch: boolean): number {
 function isPrimitiveConstant(e: Expr): boolean {
   const k = e.exprKind;
   return k.case === 'constExpr' && k.value.constantKind.case !== 'bytesValue' && k.value.constantKind.case !== 'nullValue';
-}
-
-function maxId(e: Expr): bigint {
-  let m = e.id;
-  const visit = (x: Expr | undefined) => {
-    if (!x) return;
-    if (x.id > m) m = x.id;
-    const k = x.exprKind;
-    if (k.case === 'selectExpr') visit(k.value.operand);
-    else if (k.case === 'callExpr') {
-      visit(k.value.target);
-      k.value.args.forEach(visit);
-    } else if (k.case === 'listExpr') k.value.elements.forEach(visit);
-    else if (k.case === 'structExpr') {
-      for (const en of k.value.entries) {
-        if (en.id > m) m = en.id;
-        if (en.keyKind.case === 'mapKey') visit(en.keyKind.value);
-        visit(en.value);
-      }
-    } else if (k.case === 'comprehensionExpr') {
-      for (const p of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) visit(p);
-    }
-  };
-  visit(e);
-  return m;
 }
 
 export function lower(expr: Expr, checked: Checked): Lowered {

@@ -4,9 +4,9 @@
 // rule is planned against an environment whose function resolver reports each call it makes
 // (by the id of the call's node) to the meter of the evaluation in progress; lower.ts put a
 // call wherever a run of selections and identifiers needs counting.
-import { celError, celFunc, CelScalar, isCelError, plan, type CelEnv, type CelResult } from '@bufbuild/cel';
+import { celError, celFunc, CelScalar, plan, type CelEnv, type CelResult } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
-import { callCost } from './runtime-cost.ts';
+import { costFunction, type CostFunction } from './runtime-cost.ts';
 import { opaqueKind, payloadOf, type OptionalPayload } from './opaque.ts';
 
 /** kube-apiserver's per-evaluation limit (celconfig.PerCallLimit). */
@@ -23,6 +23,8 @@ export interface NodeCost {
   /** The function's name as the checker resolved it (`ip.isCanonical`, `_+_`). */
   name?: string;
   member?: boolean;
+  /** The call's cost rule, looked up once. */
+  rule?: CostFunction;
 }
 
 export type CostPlan = Map<number, NodeCost>;
@@ -52,7 +54,13 @@ function charge(id: number, target: unknown, args: unknown[], result: CelResult)
   if (!node) return result;
   let cost = node.fixed;
   if (node.dynamic === 'call') {
-    cost += callCost(node.name ?? '', node.member ?? false, target === undefined ? args : [target, ...args], result);
+    try {
+      node.rule ??= costFunction(node.name ?? '', node.member ?? false);
+      cost += node.rule(target === undefined ? args : [target, ...args], result);
+    } catch {
+      // A value of a shape no cost rule expects: cel-go's default.
+      cost += 1;
+    }
   } else if (node.dynamic === 'presence' && opaqueKind(result) === 'optional_type' && payloadOf<OptionalPayload>(result).present) {
     cost += 1;
   }

@@ -210,3 +210,27 @@ function celGoCost(name: string, member: boolean, args: unknown[]): number {
 export function callCost(name: string, member: boolean, args: unknown[], result: unknown): number {
   return listsExtension(name, args, result) ?? kubernetesCost(name, args, result) ?? celGoCost(name, member, args);
 }
+
+export type CostFunction = (args: unknown[], result: unknown) => number;
+
+const LISTS_EXTENSION = new Set(['sets.contains', 'sets.intersects', 'sets.equivalent', 'slice', 'reverse', 'lists.range', 'flatten', 'distinct', 'sort', '@sortByAssociatedKeys']);
+const KUBERNETES_SIZED = new Set([
+  'isSorted', 'sum', 'max', 'min', 'indexOf', 'lastIndexOf', 'url', 'lowerAscii', 'upperAscii', 'substring', 'trim', 'cidr', 'isIP', 'isCIDR', 'quantity',
+  'isQuantity', 'semver', 'isSemver', 'replace', 'split', 'join', 'find', 'findAll', 'ip', 'ip.isCanonical', 'containsIP', 'containsCIDR', 'validate', '_==_',
+]);
+const CELGO_SIZED = new Set(['startsWith', 'endsWith', 'strings.quote', 'format', 'bytes', 'string', '@in', '_<_', '_<=_', '_>_', '_>=_', '_==_', '_!=_', '_+_', 'matches', 'contains']);
+const unit: CostFunction = () => CALL;
+const costFunctions = new Map<string, CostFunction>();
+
+/** callCost for one function, with the rules that cannot apply to it left out once. */
+export function costFunction(name: string, member: boolean): CostFunction {
+  const key = `${member ? '.' : ''}${name}`;
+  let f = costFunctions.get(key);
+  if (!f) {
+    if (UNIT_COST.has(name)) f = unit;
+    else if (LISTS_EXTENSION.has(name) || KUBERNETES_SIZED.has(name) || CELGO_SIZED.has(name)) f = (args, result) => callCost(name, member, args, result);
+    else f = unit;
+    costFunctions.set(key, f);
+  }
+  return f;
+}

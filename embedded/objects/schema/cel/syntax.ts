@@ -539,7 +539,8 @@ function copyExpr(e: Expr, r: Raiser): Expr {
   return copy;
 }
 
-function maxId(e: Expr): bigint {
+/** The largest node id in an expression, so new nodes get ids of their own. */
+export function maxId(e: Expr): bigint {
   let m = e.id;
   const visit = (x: Expr | undefined) => {
     if (!x) return;
