@@ -67,7 +67,6 @@ describe('reconcile kit regressions', { skip }, () => {
   });
 
   after(async () => {
-    if (process.env.OUTRIGGER_TEST_DUMP_LOGS) (await import('node:fs')).writeFileSync(process.env.OUTRIGGER_TEST_DUMP_LOGS, logs.join(''));
     await manager?.stop();
     rest?.close();
     await proxy?.close();
