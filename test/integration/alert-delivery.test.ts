@@ -86,7 +86,7 @@ describe('Alert delivery to real receivers', { skip }, () => {
     await waitFor(async () => (await am.alerts()).find((a) => a.labels.alertname === 'site-down'), { description: 'Alertmanager to hold the alert' });
 
     await h.advance(30 * S);
-    await waitFor(async () => hookCalls('quick').length === 1 && slackCalls('quick').length === 1 && (await mails('site-down')).length === 1, { description: 'one notification at each receiver', timeoutMs: 20_000 });
+    await waitFor(async () => hookCalls('quick').length === 1 && slackCalls('quick').length === 1 && (await mails('site-down')).length === 1, { description: 'one notification at each receiver', timeoutMs: 60_000 });
 
     const body = hookCalls('quick')[0]!.json as { version: string; status: string; groupKey: string; receiver: string; alerts: Array<{ status: string; labels: Record<string, string>; fingerprint: string; startsAt: string; endsAt: string }> };
     assert.equal(body.version, '4');
